@@ -1,0 +1,10 @@
+"""Errors a user can cause. The CLI prints their message as one line and exits non-zero."""
+
+
+class RvkvmError(Exception):
+    """A problem with the user's input or environment, reported without a traceback."""
+    exit_code = 1
+
+
+class LoadError(RvkvmError):
+    """A kernel, firmware, initrd or device tree that cannot be loaded."""
