@@ -1,0 +1,98 @@
+"""Decoding of the few instructions Python must understand.
+
+Unicorn reports a trap with neither the instruction nor the faulting address, so
+Python decodes the instruction at epc: for the address of a faulting load/store
+(the trap value), and for the instructions Python emulates (CSR accesses Unicorn
+lacks or must not see, mret/sret/wfi/sfence.vma in virtual M-mode).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+M64 = (1 << 64) - 1
+
+OP_LOAD, OP_LOAD_FP, OP_STORE, OP_STORE_FP, OP_AMO, OP_SYSTEM = 0x03, 0x07, 0x23, 0x27, 0x2F, 0x73
+
+
+def insn_length(low16: int) -> int:
+    return 4 if low16 & 3 == 3 else 2
+
+
+def sext(value: int, bits: int) -> int:
+    return value - (1 << bits) if (value >> (bits - 1)) & 1 else value
+
+
+@dataclass(frozen=True)
+class CsrInsn:
+    """csrrw/csrrs/csrrc and their immediate forms."""
+    csr: int
+    rd: int
+    rs1: int          # register number, or the 5-bit immediate when `imm`
+    op: str           # "w", "s" or "c"
+    imm: bool
+
+    @property
+    def writes(self) -> bool:
+        # csrrs/csrrc with rs1 = x0 (or uimm = 0) do not write (spec 9.1)
+        return self.op == "w" or self.rs1 != 0
+
+
+_CSR_OPS = {1: ("w", False), 2: ("s", False), 3: ("c", False),
+            5: ("w", True), 6: ("s", True), 7: ("c", True)}
+
+
+def decode_csr(insn: int) -> CsrInsn | None:
+    if insn & 0x7F != OP_SYSTEM:
+        return None
+    f3 = (insn >> 12) & 7
+    if f3 not in _CSR_OPS:
+        return None
+    op, imm = _CSR_OPS[f3]
+    return CsrInsn(insn >> 20, (insn >> 7) & 31, (insn >> 15) & 31, op, imm)
+
+
+def is_sfence_vma(insn: int) -> bool:
+    return insn & 0xFE007FFF == 0x12000073
+
+
+@dataclass(frozen=True)
+class MemAccess:
+    """Where a load/store/AMO instruction accesses: base register + offset."""
+    base: int         # register number
+    offset: int
+    is_store: bool
+    is_amo: bool = False
+    is_lr: bool = False
+
+
+def decode_mem(insn: int, length: int) -> MemAccess | None:
+    if length == 4:
+        op = insn & 0x7F
+        rs1 = (insn >> 15) & 31
+        if op in (OP_LOAD, OP_LOAD_FP):
+            return MemAccess(rs1, sext(insn >> 20, 12), False)
+        if op in (OP_STORE, OP_STORE_FP):
+            return MemAccess(rs1, sext(((insn >> 25) << 5) | ((insn >> 7) & 31), 12), True)
+        if op == OP_AMO:
+            is_lr = (insn >> 27) == 0b00010
+            return MemAccess(rs1, 0, not is_lr, is_amo=True, is_lr=is_lr)
+        return None
+    quadrant, f3 = insn & 3, (insn >> 13) & 7
+    if quadrant == 0 and f3 in (1, 2, 3, 5, 6, 7):      # c.fld c.lw c.ld / c.fsd c.sw c.sd
+        rs1 = 8 + ((insn >> 7) & 7)
+        if f3 in (2, 6):     # word: uimm[5:3]=12:10, [2]=6, [6]=5
+            off = ((insn >> 10) & 7) << 3 | ((insn >> 6) & 1) << 2 | ((insn >> 5) & 1) << 6
+        else:                # double: uimm[5:3]=12:10, [7:6]=6:5
+            off = ((insn >> 10) & 7) << 3 | ((insn >> 5) & 3) << 6
+        return MemAccess(rs1, off, f3 >= 5)
+    if quadrant == 2 and f3 in (1, 2, 3, 5, 6, 7):      # sp-relative
+        if f3 == 2:          # c.lwsp uimm[5]=12 [4:2]=6:4 [7:6]=3:2
+            off = ((insn >> 12) & 1) << 5 | ((insn >> 4) & 7) << 2 | ((insn >> 2) & 3) << 6
+        elif f3 in (1, 3):   # c.fldsp c.ldsp uimm[5]=12 [4:3]=6:5 [8:6]=4:2
+            off = ((insn >> 12) & 1) << 5 | ((insn >> 5) & 3) << 3 | ((insn >> 2) & 7) << 6
+        elif f3 == 6:        # c.swsp uimm[5:2]=12:9 [7:6]=8:7
+            off = ((insn >> 9) & 0xF) << 2 | ((insn >> 7) & 3) << 6
+        else:                # c.fsdsp c.sdsp uimm[5:3]=12:10 [8:6]=9:7
+            off = ((insn >> 10) & 7) << 3 | ((insn >> 7) & 7) << 6
+        return MemAccess(2, off, f3 >= 5)
+    return None

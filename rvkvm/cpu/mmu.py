@@ -1,0 +1,50 @@
+"""Python page-table walks (Sv39/Sv48/Sv57).
+
+Unicorn translates guest accesses itself; Python walks only on rare events: to
+fetch the instruction at a trap's epc (for the trap value and for emulation) and
+for debugger-style reads. No permission checks, no A/D updates: a lookup.
+"""
+from __future__ import annotations
+
+from .constants import SATP_MODE_SHIFT
+
+PPN_MASK = (1 << 44) - 1
+LEVELS = {8: 3, 9: 4, 10: 5}
+
+
+def translate(ram, satp: int, va: int) -> int | None:
+    """Physical address of `va` under `satp`, or None when unmapped."""
+    mode = satp >> SATP_MODE_SHIFT
+    if mode == 0:
+        return va
+    levels = LEVELS.get(mode)
+    if levels is None:
+        return None
+    table = (satp & PPN_MASK) << 12
+    for level in range(levels - 1, -1, -1):
+        pte = ram.read_u64(table + ((va >> (12 + 9 * level)) & 0x1FF) * 8)
+        if pte is None or not pte & 1:
+            return None
+        if pte & 0xA:                      # R or X set: a leaf
+            mask = (1 << (12 + 9 * level)) - 1
+            return (((pte >> 10) << 12) & ~mask) | (va & mask)
+        table = ((pte >> 10) & PPN_MASK) << 12
+    return None
+
+
+def read_u16_virt(ram, satp: int, va: int) -> int | None:
+    pa = translate(ram, satp, va)
+    return None if pa is None else ram.read_u16(pa)
+
+
+def fetch_insn(ram, satp: int, va: int) -> tuple[int | None, int]:
+    """(instruction bits, length) at `va`; (None, 0) if not readable."""
+    lo = read_u16_virt(ram, satp, va)
+    if lo is None:
+        return None, 0
+    if lo & 3 != 3:
+        return lo, 2
+    hi = read_u16_virt(ram, satp, va + 2)
+    if hi is None:
+        return None, 0
+    return lo | (hi << 16), 4

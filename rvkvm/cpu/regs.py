@@ -1,0 +1,102 @@
+"""Fast register access: direct ctypes calls into libunicorn.
+
+The binding's `reg_read` costs 1.3-1.8 us; a direct `uc_reg_read` about 0.85 us, and
+`uc_reg_read_batch` reads many registers for little more than one. Trap handlers
+live on these calls, so they matter.
+
+Unicorn obeys the current privilege for CSR access: from S or U an M CSR reads
+garbage and writes are dropped. `RegisterFile.csr_*` switch PRIV to M around it.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from unicorn import riscv_const as rc
+from unicorn.unicorn_py3.unicorn import uclib
+
+M64 = (1 << 64) - 1
+PC = rc.UC_RISCV_REG_PC
+PRIV = rc.UC_RISCV_REG_PRIV
+X0 = rc.UC_RISCV_REG_X0
+A0 = rc.UC_RISCV_REG_A0
+SP = rc.UC_RISCV_REG_SP
+
+uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                    ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+
+
+def gpr(n: int) -> int:
+    """Unicorn register id of x<n>."""
+    return X0 + n
+
+
+class RegisterFile:
+    def __init__(self, uc):
+        self._h = uc._uch
+        self._v = ctypes.c_uint64()
+        self._vref = ctypes.byref(self._v)
+        self._rr = uclib.uc_reg_read
+        self._rw = uclib.uc_reg_write
+        # a0..a7 as one batch (SBI calls read all of them)
+        self._args = (ctypes.c_uint64 * 8)()
+        self._args_ids = (ctypes.c_int * 8)(*[A0 + i for i in range(8)])
+        self._args_ptrs = (ctypes.c_void_p * 8)(
+            *[ctypes.addressof(self._args) + 8 * i for i in range(8)])
+        self._all = (ctypes.c_uint64 * 32)()
+        self._all_ids = (ctypes.c_int * 32)(*[X0 + i for i in range(32)])
+        self._all_ptrs = (ctypes.c_void_p * 32)(
+            *[ctypes.addressof(self._all) + 8 * i for i in range(32)])
+
+    def read(self, reg: int) -> int:
+        self._rr(self._h, reg, self._vref)
+        return self._v.value
+
+    def write(self, reg: int, value: int) -> None:
+        self._v.value = value & M64
+        self._rw(self._h, reg, self._vref)
+
+    def read_x(self, n: int) -> int:
+        if n == 0:
+            return 0
+        self._rr(self._h, X0 + n, self._vref)
+        return self._v.value
+
+    def write_x(self, n: int, value: int) -> None:
+        if n:
+            self._v.value = value & M64
+            self._rw(self._h, X0 + n, self._vref)
+
+    def read_args(self) -> tuple[int, ...]:
+        """a0..a7 in one call."""
+        uclib.uc_reg_read_batch(self._h, self._args_ids, self._args_ptrs, 8)
+        return tuple(self._args)
+
+    def read_gprs(self) -> list[int]:
+        uclib.uc_reg_read_batch(self._h, self._all_ids, self._all_ptrs, 32)
+        return [0] + list(self._all)[1:]
+
+    # CSRs held by Unicorn, at any privilege
+    def csr_read(self, reg: int) -> int:
+        self._rr(self._h, PRIV, self._vref)
+        p = self._v.value
+        if p != 3:
+            self._v.value = 3
+            self._rw(self._h, PRIV, self._vref)
+        self._rr(self._h, reg, self._vref)
+        v = self._v.value
+        if p != 3:
+            self._v.value = p
+            self._rw(self._h, PRIV, self._vref)
+        return v
+
+    def csr_write(self, reg: int, value: int) -> None:
+        self._rr(self._h, PRIV, self._vref)
+        p = self._v.value
+        if p != 3:
+            self._v.value = 3
+            self._rw(self._h, PRIV, self._vref)
+        self._v.value = value & M64
+        self._rw(self._h, reg, self._vref)
+        if p != 3:
+            self._v.value = p
+            self._rw(self._h, PRIV, self._vref)

@@ -1,0 +1,224 @@
+"""The `virt` machine: RAM, devices on a bus, one hart, firmware choice, and the run loop.
+
+Boot flows (as QEMU's `-M virt`):
+- a bare-metal ELF, or `--bios none`: the kernel starts in M-mode at its entry;
+- a Linux kernel without `--bios`: rvkvm's Python SBI serves M, the kernel starts
+  in S-mode at RAM + 2 MiB (a0 = hart id, a1 = device tree);
+- `--bios FILE`: the firmware starts in M-mode at its entry, the kernel is loaded at
+  RAM + 2 MiB for it to jump to (OpenSBI fw_jump).
+
+The run loop alternates `hart.run_slice()` with the work that must happen outside
+the engine: device polling, interrupt delivery, WFI sleeps, exit checks.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
+
+from ..cpu.constants import PRV_M, PRV_S
+from ..cpu.hart import Hart, print_trace
+from ..cpu.trap import GuestDied
+from ..devices.base import Clock
+from ..devices.bus import Bus
+from ..devices.clint import Clint
+from ..devices.finisher import RESET_STATUS, TestFinisher
+from ..devices.htif import Htif
+from ..devices.plic import Plic
+from ..devices.uart16550 import Uart16550
+from ..errors import RvkvmError
+from .. import loaders
+from . import layout
+from .console import Console
+from .fdt import build_device_tree, load_dtb
+from .firmware import PythonFirmware
+from .ram import Ram
+
+ISA_STRING = "rv64imafdc_zicsr_zifencei"
+MMU_TYPE = "riscv,sv57"
+M64 = (1 << 64) - 1
+
+
+@dataclass
+class MachineConfig:
+    ram_size: int = layout.DEFAULT_RAM_SIZE
+    bios: str | None = None               # firmware path, "none", or None (automatic)
+    append: str | None = None
+    initrd: str | None = None
+    dtb: str | None = None
+    load_addr: int | None = None
+    slice_seconds: float = 0.002
+    trace: frozenset = field(default_factory=frozenset)   # {"int"}
+    expect: str | None = None
+    console_out: object = None            # a binary stream; stdout by default
+
+
+@dataclass
+class RunResult:
+    status: int
+    reason: str
+    dump: str = ""
+
+
+class VirtMachine:
+    EXIT_TIMEOUT = 124
+    EXIT_DIED = 3
+    EXIT_PANIC = 4
+    EXIT_RESET = RESET_STATUS
+
+    def __init__(self, config: MachineConfig | None = None):
+        self.config = config or MachineConfig()
+        cfg = self.config
+        self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+        self.ram = Ram(layout.RAM_BASE, cfg.ram_size)
+        self.uc.mem_map_ptr(self.ram.base, self.ram.size, UC_PROT_ALL, self.ram.host_addr)
+        self.clock = Clock()
+        self._exit: tuple[int, str] | None = None
+        self._wake = threading.Event()
+        self.console = Console(cfg.console_out, expect=cfg.expect,
+                               on_match=lambda: self.request_exit(0, "console matched --expect"),
+                               on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"))
+        trace = print_trace if "int" in cfg.trace else None
+        self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace)
+        self.bus = Bus()
+        self.finisher = self.bus.add(TestFinisher(self))
+        self.clint = self.bus.add(Clint(self.hart, self.clock, self))
+        self.plic = self.bus.add(Plic(self.hart, self))
+        self.uart = self.bus.add(Uart16550(self.console.write, self.plic, layout.UART0_IRQ, self))
+        self.bus.map_into(self.uc)
+        self.console.add_input_sink(self.uart.feed)
+        self.pollables = [self.clint, self.uart, self.plic]
+        self.firmware: PythonFirmware | None = None
+        self.kernel = None
+        self.dtb_addr = 0
+
+    # ---------------------------------------------------------------- Events for devices
+    def request_stop(self) -> None:
+        self.hart.request_stop()
+        self._wake.set()
+
+    def request_exit(self, status: int, reason: str) -> None:
+        if self._exit is None:
+            self._exit = (status, reason)
+        self.request_stop()
+
+    # ---------------------------------------------------------------- loading
+    def load(self, kernel_path: str) -> None:
+        """Load the kernel (and firmware, initrd, device tree) and reset the hart."""
+        cfg = self.config
+        bios = cfg.bios
+        kind = loaders.detect_kind(kernel_path)
+        firmware_entry = None
+        if bios and bios != "none":
+            firmware = loaders.load_kernel(bios, self.ram)
+            firmware_entry = firmware.entry
+            kaddr = cfg.load_addr if cfg.load_addr is not None else (
+                None if kind == "linux-image" else layout.RAM_BASE + layout.KERNEL_OFFSET)
+            if kind == "elf":
+                kaddr = cfg.load_addr
+            self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=kaddr)
+        else:
+            self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=cfg.load_addr)
+        k = self.kernel
+        self._install_htif(k.symbols)
+        self.dtb_addr = self._place_device_tree(k.end)
+        if firmware_entry is not None:
+            self.hart.reset(firmware_entry, PRV_M, a0=0, a1=self.dtb_addr)
+        elif k.is_linux and bios != "none":
+            self.firmware = PythonFirmware(self)
+            self.hart.firmware = self.firmware
+            self.hart.reset(k.entry, PRV_S, a0=0, a1=self.dtb_addr)
+            self._firmware_hands_over()
+        else:
+            self.hart.reset(k.entry, PRV_M, a0=0, a1=self.dtb_addr)
+
+    def _firmware_hands_over(self) -> None:
+        """What M-mode firmware sets up before it enters a kernel in S-mode."""
+        h = self.hart
+        h.m.medeleg = 0xB1FF               # all but ecall from S/M and access faults' M cases
+        h.write_mideleg(0x222)
+        h.m.mcounteren = 0x7
+        h.write_mie(0x222)
+
+    def _install_htif(self, symbols: dict) -> None:
+        tohost = symbols.get("tohost")
+        if tohost is None:
+            return
+        self.htif = Htif(self.ram, tohost, symbols.get("fromhost"), self.console.write, self)
+        self.htif.install(self.uc)
+        self.console.add_input_sink(self.htif.feed)
+        self.pollables.append(self.htif)
+
+    def _place_device_tree(self, kernel_end: int) -> int:
+        cfg = self.config
+        initrd = None
+        ram_end = self.ram.end
+        dtb_limit = ram_end
+        if cfg.initrd:
+            # as QEMU: halfway into RAM for small machines, else at 128 MiB
+            start = self.ram.base + min(self.ram.size // 2, 128 << 20)
+            initrd = loaders.load_initrd(cfg.initrd, self.ram, after=max(start, kernel_end),
+                                         before=ram_end - (2 << 20))
+        if cfg.dtb:
+            blob = load_dtb(cfg.dtb)
+        else:
+            blob = self.device_tree(initrd)
+        addr = (ram_end - len(blob)) & ~((2 << 20) - 1)
+        if addr < kernel_end or (initrd and addr < initrd[1]):
+            addr = (ram_end - len(blob)) & ~0xFFF
+        if addr < kernel_end:
+            raise RvkvmError("no room in RAM for the device tree after the kernel (use -m)")
+        self.ram.write(addr, blob, "device tree")
+        return addr
+
+    def device_tree(self, initrd=None) -> bytes:
+        cfg = self.config
+        return build_device_tree(
+            ram_base=self.ram.base, ram_size=self.ram.size, isa=ISA_STRING, mmu_type=MMU_TYPE,
+            devices=self.bus.devices, bootargs=cfg.append,
+            stdout_path=f"/soc/serial@{layout.UART0_BASE:x}", initrd=initrd)
+
+    # ---------------------------------------------------------------- running
+    def run(self, timeout: float | None = None) -> RunResult:
+        t_end = None if timeout is None else time.monotonic() + timeout
+        hart = self.hart
+        waiting = False
+        try:
+            while True:
+                if self._exit is not None:
+                    return RunResult(*self._exit)
+                if t_end is not None and time.monotonic() >= t_end:
+                    return RunResult(self.EXIT_TIMEOUT, f"timeout after {timeout:g} s",
+                                     hart.dump())
+                for dev in self.pollables:
+                    dev.poll()
+                if self.firmware:
+                    self.firmware.poll()
+                if waiting:
+                    if hart.pending_enabled():
+                        waiting = False
+                    else:
+                        self._sleep_until_event(t_end)
+                        continue
+                hart.check_interrupts()
+                if hart.run_slice() == "wfi":
+                    waiting = True
+        except GuestDied as death:
+            return RunResult(self.EXIT_DIED, f"guest died: {death.reason}", death.dump)
+        finally:
+            self.hart.slicer.close()
+
+    def _sleep_until_event(self, t_end: float | None) -> None:
+        """WFI: sleep until the next timer deadline, device event or the timeout."""
+        deadlines = [d for d in (dev.next_deadline() for dev in self.pollables) if d is not None]
+        if self.firmware and self.firmware.next_deadline() is not None:
+            deadlines.append(self.firmware.next_deadline())
+        wait = 0.05                        # poll host input at least this often
+        if deadlines:
+            wait = min(wait, max(0.0, self.clock.seconds_until(min(deadlines))))
+        if t_end is not None:
+            wait = min(wait, max(0.0, t_end - time.monotonic()))
+        self._wake.wait(wait)
+        self._wake.clear()
