@@ -91,7 +91,6 @@ class Hart:
         self.firmware = firmware           # serves traps to M in Python, or None
         self.regs = RegisterFile(uc)
         self.m = MState()
-        self.priv = PRV_M
         self.virtual_m = False             # set by reset()
         self.trace = trace                 # callable(str) for --trace int, or None
         self.stats = Counter()
@@ -116,11 +115,16 @@ class Hart:
             r.write(reg, 0)
         r.write(rc.UC_RISCV_REG_MSTATUS, 0)
         self.virtual_m = False
-        self.priv = PRV_U
         self._switch_level(priv, force=True)
         r.write_x(10, a0)
         r.write_x(11, a1)
         r.write(PC, pc)
+
+    @property
+    def priv(self) -> int:
+        """The architectural privilege. S code leaves S natively (sret), so below M
+        Unicorn's PRIV is the truth."""
+        return PRV_M if self.virtual_m else self.regs.read(PRIV)
 
     @property
     def pc(self) -> int:
@@ -178,7 +182,6 @@ class Hart:
                 r.csr_write(rc.UC_RISCV_REG_SATP, self.m.satp)
             self.flush_tlb()
         self.virtual_m = new_vm
-        self.priv = new_priv
         self._write_uc_mstatus(r.csr_read(rc.UC_RISCV_REG_MSTATUS))
         r.write(PRIV, PRV_S if new_vm else new_priv)
         self.present_interrupts()
