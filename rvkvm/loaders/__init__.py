@@ -1,0 +1,40 @@
+"""Putting kernels, firmware, initrds and device trees into guest RAM.
+
+    detect_kind(path)                 "elf", "linux-image" or "raw", from the file's magic
+    load_kernel(path, ram, load_addr) any of the three -> LoadedKernel
+    load_initrd(path, ram, after=, before=)  page-aligned above `after`
+    load_blob(path, ram, addr, what)  raw bytes (firmware, dtb) at a fixed address
+
+Every bad input raises rvkvm.errors.LoadError with one line that names the file.
+"""
+from __future__ import annotations
+
+from ..machine.ram import Ram
+from .elf import ELF_MAGIC, load_elf
+from .linux_image import has_image_magic, load_linux_image
+from .raw import LoadedKernel, load_blob, load_initrd, load_raw, read_input
+
+__all__ = ["LoadedKernel", "detect_kind", "load_kernel", "load_initrd", "load_blob"]
+
+_LOADERS = {
+    "elf": load_elf,
+    "linux-image": load_linux_image,
+    "raw": load_raw,
+}
+
+
+def detect_kind(path: str) -> str:
+    """What a kernel file is, by its magic: an ELF, a Linux Image, or else raw bytes."""
+    head = read_input(path, "kernel", limit=64)
+    if head.startswith(ELF_MAGIC):
+        return "elf"
+    if has_image_magic(head):
+        return "linux-image"
+    return "raw"
+
+
+def load_kernel(path: str, ram: Ram, *, load_addr: int | None = None) -> LoadedKernel:
+    """Load a kernel of any supported kind. `load_addr` overrides where it goes: a raw
+    binary (default RAM base), a Linux Image (default RAM base + text_offset), or an ELF
+    moved as a whole (default: its own physical addresses)."""
+    return _LOADERS[detect_kind(path)](path, ram, load_addr)

@@ -1,0 +1,86 @@
+"""Bytes from a file into guest RAM: the primitives every loader shares (reading the
+file, checking the destination fits) and the loaders for flat binaries, firmware
+blobs, device trees and initrds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import LoadError
+from ..machine.ram import Ram
+
+PAGE_SIZE = 4096
+
+
+@dataclass
+class LoadedKernel:
+    """Where a kernel landed in guest physical memory."""
+    kind: str                      # "elf", "linux-image" or "raw"
+    entry: int                     # physical entry point
+    start: int                     # physical range [start, end) it occupies,
+    end: int                       # bss included
+    symbols: dict[str, int] = field(default_factory=dict)
+    is_linux: bool = False
+
+
+def align_up(value: int, align: int) -> int:
+    return (value + align - 1) & ~(align - 1)
+
+
+def read_input(path: str, what: str, limit: int = -1) -> bytes:
+    """The file (its first `limit` bytes if given), or a LoadError naming it: missing,
+    unreadable or empty."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except FileNotFoundError:
+        raise LoadError(f"{what} {path!r}: no such file") from None
+    except IsADirectoryError:
+        raise LoadError(f"{what} {path!r}: is a directory, not a file") from None
+    except PermissionError:
+        raise LoadError(f"{what} {path!r}: permission denied") from None
+    except OSError as e:
+        raise LoadError(f"{what} {path!r}: cannot read ({e.strerror or e})") from None
+    if not data:
+        raise LoadError(f"{what} {path!r}: file is empty")
+    return data
+
+
+def check_fits(ram: Ram, path: str, what: str, start: int, end: int) -> None:
+    """Refuse a placement outside RAM before anything is written."""
+    if not (ram.base <= start <= end <= ram.end):
+        raise LoadError(
+            f"{what} {path!r} at {start:#x}-{end:#x} does not fit in RAM "
+            f"{ram.base:#x}-{ram.end:#x} ({ram.size >> 20} MiB; use -m to enlarge RAM)")
+
+
+def load_raw(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
+    """A flat binary, entered at its first byte (RAM base unless told otherwise)."""
+    data = read_input(path, "kernel")
+    addr = ram.base if load_addr is None else load_addr
+    check_fits(ram, path, "kernel", addr, addr + len(data))
+    ram.write(addr, data, f"kernel {path!r}")
+    return LoadedKernel("raw", entry=addr, start=addr, end=addr + len(data))
+
+
+def load_blob(path: str, ram: Ram, addr: int, what: str) -> tuple[int, int]:
+    """Copy a file (firmware, device tree) to `addr`; returns its [start, end)."""
+    data = read_input(path, what)
+    check_fits(ram, path, what, addr, addr + len(data))
+    ram.write(addr, data, f"{what} {path!r}")
+    return addr, addr + len(data)
+
+
+def load_initrd(path: str, ram: Ram, *, after: int, before: int) -> tuple[int, int]:
+    """Place an initrd at the first page boundary at or above `after`, ending at or
+    below `before` (typically: after the kernel, before the device tree)."""
+    data = read_input(path, "initrd")
+    start = align_up(after, PAGE_SIZE)
+    end = start + len(data)
+    limit = min(before, ram.end)
+    if start < ram.base or end > limit:
+        room = max(0, limit - start)
+        raise LoadError(
+            f"initrd {path!r} ({len(data)} bytes) does not fit in RAM between "
+            f"{start:#x} and {limit:#x} ({room} bytes free; use -m to enlarge RAM)")
+    ram.write(start, data, f"initrd {path!r}")
+    return start, end
