@@ -1,0 +1,131 @@
+/*
+ * swint: software interrupts. M: writing the CLINT's msip raises mip.MSIP and
+ * traps with mcause 0x8000000000000003 (the handler clears msip, which must
+ * clear MSIP). S: with SSI delegated, `csrs sip, SSIP` in S traps to S with
+ * scause 0x8000000000000001, SPP = S, sepc = the instruction after the
+ * csrs (interrupts are evaluated immediately after a CSR write); clearing
+ * sip.SSIP in the handler ends it. Then S asks M to pass (ecall).
+ */
+#include "rvtest.h"
+
+/* give up after 5 s of mtime (rvkvm may take M interrupts only between time slices) */
+#define TIMEOUT_TICKS (5 * TIMEBASE_HZ)
+
+    TEST_NAME swint
+
+    .text
+    .globl test_main
+test_main:
+    la t0, m_handler
+    csrw mtvec, t0
+    li t0, MIP_MSIP
+    csrw mie, t0
+    li t0, CLINT_MSIP
+    li t1, 1
+    sw t1, 0(t0)
+    READ_MTIME s1
+    li t0, TIMEOUT_TICKS
+    add s1, s1, t0
+    csrsi mstatus, MSTATUS_MIE
+.Lm_wait:
+    ld t0, m_fired
+    bnez t0, .Lm_wait_end
+    READ_MTIME t0
+    bltu t0, s1, .Lm_wait
+    li a0, 10                       /* 10: no M software interrupt */
+    csrr a1, mip
+    li a2, MIP_MSIP
+    j rt_fail
+.Lm_wait_end:
+    csrci mstatus, MSTATUS_MIE
+    csrr t0, mip                    /* 11: msip = 0 cleared MSIP */
+    andi t0, t0, MIP_MSIP
+    CHECK_EQI 11, t0, 0
+    li t0, CLINT_MSIP
+    lw t0, 0(t0)
+    CHECK_EQI 12, t0, 0
+
+    /* S software interrupt, delegated */
+    la t0, s_handler
+    csrw stvec, t0
+    li t0, MIP_SSIP
+    csrw mideleg, t0
+    csrw mie, t0
+    ENTER_MODE PRV_S, s_main
+
+s_main:
+    csrr t0, sip                    /* 20: nothing pending yet */
+    andi t0, t0, MIP_SSIP
+    CHECK_EQI 20, t0, 0
+    csrsi sstatus, MSTATUS_SIE
+    READ_MTIME s1
+    li t0, TIMEOUT_TICKS
+    add s1, s1, t0
+    csrsi sip, MIP_SSIP
+.Ls_raised:
+    ld t0, s_fired
+    bnez t0, .Ls_wait_end
+    READ_MTIME t0
+    bltu t0, s1, .Ls_raised
+    li a0, 21                       /* 21: no S software interrupt */
+    csrr a1, sip
+    li a2, MIP_SSIP
+    j rt_fail
+.Ls_wait_end:
+    csrr t0, sip
+    andi t0, t0, MIP_SSIP
+    CHECK_EQI 22, t0, 0
+    csrci sstatus, MSTATUS_SIE
+    ecall
+    MISSED_TRAP 23
+
+    .align 2
+s_handler:
+    csrr s3, scause
+    CHECK_EQI 30, s3, CAUSE_IRQ(IRQ_SSI)
+    csrr s3, sepc                   /* 31: taken right after the sip write (spec 3.1.9) */
+    la t0, .Ls_raised
+    CHECK_EQ 31, s3, t0
+    csrr s3, sstatus
+    andi t0, s3, MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE
+    CHECK_EQI 32, t0, MSTATUS_SPP | MSTATUS_SPIE
+    csrr t0, sip
+    andi t0, t0, MIP_SSIP
+    CHECK_EQI 33, t0, MIP_SSIP
+    csrci sip, MIP_SSIP
+    ld t0, s_fired
+    addi t0, t0, 1
+    sd t0, s_fired, t1
+    sret
+
+    .align 2
+m_handler:
+    csrr s4, mcause
+    bgez s4, .Lm_sync
+    CHECK_EQI 40, s4, CAUSE_IRQ(IRQ_MSI)
+    csrr t0, mepc
+    la t1, .Lm_wait
+    la t2, .Lm_wait_end
+    CHECK_RANGE 41, t0, t1, t2
+    csrr t0, mip
+    andi t0, t0, MIP_MSIP
+    CHECK_EQI 42, t0, MIP_MSIP
+    li t0, CLINT_MSIP
+    sw zero, 0(t0)
+    ld t0, m_fired
+    addi t0, t0, 1
+    sd t0, m_fired, t1
+    mret
+.Lm_sync:                           /* S is done */
+    CHECK_EQI 50, s4, CAUSE_ECALL_S
+    ld t0, s_fired
+    CHECK_EQI 51, t0, 1
+    ld t0, m_fired
+    CHECK_EQI 52, t0, 1
+    csrw mideleg, zero
+    j rt_pass
+
+    .bss
+    .align 3
+m_fired:    .dword 0
+s_fired:    .dword 0
