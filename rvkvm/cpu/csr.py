@@ -33,6 +33,8 @@ class Csr:
     name: str
     read: Callable[["object"], int]
     write: Callable[["object", int], None] | None = None    # None: writes ignored (WARL 0)
+    # the value csrrs/csrrc modify, when it differs from what a read returns (mip.SEIP)
+    rmw_read: Callable[["object"], int] | None = None
 
 
 def _const(value: int):
@@ -57,8 +59,8 @@ def _uc(reg: int):
 def build_table() -> dict[int, Csr]:
     t: dict[int, Csr] = {}
 
-    def add(name, read, write=None):
-        t[CSR_NUMBERS[name]] = Csr(name, read, write)
+    def add(name, read, write=None, rmw_read=None):
+        t[CSR_NUMBERS[name]] = Csr(name, read, write, rmw_read)
 
     for name in ("mvendorid", "marchid", "mimpid", "mconfigptr"):
         add(name, _const(0))
@@ -68,7 +70,9 @@ def build_table() -> dict[int, Csr]:
     add("medeleg", *_field("medeleg", MEDELEG_MASK))
     add("mideleg", lambda h: h.m.mideleg, lambda h, v: h.write_mideleg(v & MIDELEG_MASK))
     add("mie", lambda h: h.read_mie(), lambda h, v: h.write_mie(v & MIE_MASK))
-    add("mip", lambda h: h.read_mip(), lambda h, v: h.write_mip_sw(v & MIP_WRITABLE))
+    # spec 3.1.9: csrrs/csrrc on mip modify the software SEIP bit, not the PLIC's line
+    add("mip", lambda h: h.read_mip(), lambda h, v: h.write_mip_sw(v & MIP_WRITABLE),
+        rmw_read=lambda h: h.read_mip_sw())
     add("mtvec", lambda h: h.m.mtvec, _write_tvec)
     add("mcounteren", *_field("mcounteren", 0xFFFFFFFF))
     add("mcountinhibit", *_field("mcountinhibit", 0xFFFFFFFD))

@@ -31,7 +31,7 @@ from .constants import (
     EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL_INSN,
     EXC_INSN_ACCESS, EXC_LOAD_ACCESS, EXC_LOAD_MISALIGNED, EXC_STORE_ACCESS,
     EXC_STORE_MISALIGNED, INSN_C_EBREAK, INSN_EBREAK, INSN_MRET, INSN_SRET, INSN_WFI,
-    INTERRUPT_PRIORITY, MIP_SSIP, MSTATUS_FS, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP,
+    INTERRUPT_PRIORITY, MIP_SEIP, MIP_SSIP, MSTATUS_FS, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP,
     MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SD, MSTATUS_SIE,
     MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_SUM, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_TW,
     MSTATUS_UBE, MSTATUS_VS, MSTATUS_XS, PRV_M, PRV_S, PRV_U, S_INTERRUPTS,
@@ -244,6 +244,10 @@ class Hart:
         self._sync_sip()
         return self.m.mip_sw | self.m.mip_lines
 
+    def read_mip_sw(self) -> int:
+        self._sync_sip()
+        return self.m.mip_sw | (self.m.mip_lines & ~MIP_SEIP)
+
     def write_mip_sw(self, value: int) -> None:
         self._sync_sip()
         self.m.mip_sw = value
@@ -446,7 +450,8 @@ class Hart:
         old = row.read(self)
         if ci.writes:
             src = ci.rs1 if ci.imm else r.read_x(ci.rs1)
-            new = src if ci.op == "w" else (old | src if ci.op == "s" else old & ~src)
+            base = row.rmw_read(self) if row.rmw_read is not None else old
+            new = src if ci.op == "w" else (base | src if ci.op == "s" else base & ~src)
             if row.write is not None:
                 row.write(self, new & M64)
         r.write_x(ci.rd, old)
