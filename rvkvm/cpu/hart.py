@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UcError
+from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UcError
 from unicorn import unicorn_const as ucc
 from unicorn import riscv_const as rc
 
@@ -40,6 +40,7 @@ from .constants import (
 from .csr import COUNTER_BITS, CSR_TABLE, csr_privilege, csr_read_only
 from .decode import decode_csr, decode_mem, is_sfence_vma
 from .dump import format_dump
+from .mmode_map import MachineModeMap
 from .regs import PC, PRIV, RegisterFile
 from .slicer import make_slicer
 from .trap import GuestDied, Trap
@@ -57,6 +58,7 @@ XL64 = (2 << 32) | (2 << 34)           # UXL = SXL = 64
 # Unicorn's interrupt-hook numbers for the faults whose tval is a data address
 DATA_FAULTS = {4, 5, 6, 7, 13, 15}
 FETCH_FAULTS = {0, 1, 12}
+MAX_BLOCK_INSNS = 512                   # QEMU's limit on instructions per translated block
 
 
 class MState:
@@ -96,13 +98,13 @@ class Hart:
         self.stats = Counter()
         self.slicer = make_slicer(uc, slice_seconds)
         self._presented_mip = -1
-        self._unmapped = None              # (access, address) from the unmapped hook
         self._invalid_insn = False
         self._death: GuestDied | None = None
         self._stop_reason: str | None = None
-        self._tval_cache: dict[int, tuple[int, int]] = {}
+        self._mmap: MachineModeMap | None = None
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        # No UC_HOOK_MEM_UNMAPPED: merely installing it made every guest access 2.6x
+        # slower under paging. Accesses to nowhere are reconstructed after the run.
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_insn_invalid)
 
     # ------------------------------------------------------------------ reset
@@ -177,7 +179,7 @@ class Hart:
                 if not force:
                     self._sync_sip()
                     self.m.satp = r.csr_read(rc.UC_RISCV_REG_SATP)
-                r.csr_write(rc.UC_RISCV_REG_SATP, 0)
+                r.csr_write(rc.UC_RISCV_REG_SATP, self._mmode_map().satp)
             else:
                 r.csr_write(rc.UC_RISCV_REG_SATP, self.m.satp)
             self.flush_tlb()
@@ -185,6 +187,11 @@ class Hart:
         self._write_uc_mstatus(r.csr_read(rc.UC_RISCV_REG_MSTATUS))
         r.write(PRIV, PRV_S if new_vm else new_priv)
         self.present_interrupts()
+
+    def _mmode_map(self) -> MachineModeMap:
+        if self._mmap is None:
+            self._mmap = MachineModeMap(self.uc, self.ram.base, self.ram.size)
+        return self._mmap
 
     def _write_uc_mstatus(self, ucms: int) -> None:
         """Unicorn's mstatus: its S fields, plus the trap bits Unicorn must enforce now."""
@@ -379,6 +386,9 @@ class Hart:
         if intno == EXC_ILLEGAL_INSN:
             self._on_illegal(epc, priv)
             return
+        if self.virtual_m and intno in (12, 13, 15):
+            self._mmode_page_fault(intno, epc)
+            return
         if intno in DATA_FAULTS:
             insn, length = self._insn_at(epc)
             access = decode_mem(insn, length) if insn is not None else None
@@ -397,6 +407,22 @@ class Hart:
             self.take_trap(Trap(intno, epc, tval))
             return
         self._die(f"unexpected exception number {intno} from the engine at pc {epc:#x}")
+
+    def _mmode_page_fault(self, intno: int, epc: int) -> None:
+        """A page fault under the M-mode identity map: the first fetch from a RAM page
+        (make it executable and retry), or an access to nowhere (an access fault)."""
+        if intno == 12:
+            target = epc
+            if self._mmap.make_executable(target) or self._mmap.make_executable(target + 2):
+                self.flush_tlb()
+                self.regs.write(PC, epc)
+                return
+            self.take_trap(Trap(EXC_INSN_ACCESS, epc, epc))
+            return
+        insn, length = self._insn_at(epc)
+        access = decode_mem(insn, length) if insn is not None else None
+        tval = (self.regs.read_x(access.base) + access.offset) & M64 if access else 0
+        self.take_trap(Trap(EXC_LOAD_ACCESS if intno == 13 else EXC_STORE_ACCESS, epc, tval))
 
     def _on_illegal(self, epc: int, priv: int) -> None:
         insn, length = self._insn_at(epc)
@@ -487,10 +513,6 @@ class Hart:
         self._switch_level(spp)
         r.write(PC, r.csr_read(rc.UC_RISCV_REG_SEPC))
 
-    def _on_unmapped(self, uc, access, address, size, value, _user) -> bool:
-        self._unmapped = (access, address)
-        return False
-
     def _on_insn_invalid(self, uc, _user) -> bool:
         self._invalid_insn = True
         return False
@@ -498,18 +520,15 @@ class Hart:
     def _on_engine_error(self, err: UcError, start_pc: int) -> None:
         """Unicorn ended the run on an access to nowhere or an ebreak: make it a trap."""
         pc = self.regs.read(PC)
-        unmapped, self._unmapped = self._unmapped, None
         invalid, self._invalid_insn = self._invalid_insn, False
         try:
-            if unmapped is not None:
-                access, address = unmapped
-                if access == ucc.UC_MEM_FETCH_UNMAPPED:
-                    self.take_trap(Trap(EXC_INSN_ACCESS, address, address))
-                else:
-                    insn, length = self._insn_at(pc)
-                    mem = decode_mem(insn, length) if insn is not None else None
-                    store = access == ucc.UC_MEM_WRITE_UNMAPPED or (mem is not None and mem.is_store)
-                    self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, pc, address))
+            if err.errno == ucc.UC_ERR_FETCH_UNMAPPED:
+                self.take_trap(Trap(EXC_INSN_ACCESS, pc, pc))
+                return
+            if err.errno in (ucc.UC_ERR_READ_UNMAPPED, ucc.UC_ERR_WRITE_UNMAPPED):
+                epc, mem, address = self._find_unmapped_access(pc)
+                store = err.errno == ucc.UC_ERR_WRITE_UNMAPPED or (mem is not None and mem.is_store)
+                self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, epc, address))
                 return
             insn, length = self._insn_at(pc)
             if invalid or err.errno == ucc.UC_ERR_INSN_INVALID:
@@ -521,6 +540,27 @@ class Hart:
             self._die(f"engine error {err} at pc {pc:#x}")
         except GuestDied:
             raise self._death
+
+    def _find_unmapped_access(self, pc: int):
+        """The load/store that touched unmapped memory: (epc, access, address).
+        Unicorn leaves pc at the start of the translated block, with registers as they
+        were just before the faulting access, so walk the block and recompute each
+        access's address until one lands outside every mapped region."""
+        satp = 0 if self.virtual_m else self.regs.csr_read(rc.UC_RISCV_REG_SATP)
+        regions = list(self.uc.mem_regions())
+        va = pc
+        for _ in range(MAX_BLOCK_INSNS):
+            insn, length = self._insn_at(va)
+            if insn is None:
+                break
+            mem = decode_mem(insn, length)
+            if mem is not None:
+                address = (self.regs.read_x(mem.base) + mem.offset) & M64
+                pa = mmu.translate(self.ram, satp, address)
+                if pa is not None and not any(b <= pa <= e for b, e, _ in regions):
+                    return va, mem, address
+            va += length
+        return pc, None, 0
 
     # ------------------------------------------------------------------ memory views
     def _insn_at(self, va: int) -> tuple[int | None, int]:
