@@ -6,6 +6,7 @@
  *   rt_putc/rt_puts/rt_puthex/rt_putdec   UART output (C ABI, leaf, no stack)
  *   rt_pass, rt_fail(code, got, want)     report through the test finisher
  *   rt_mtrap, rt_strap                    generic trap handlers (EXPECT_MTRAP)
+ *   rt_mtrap_regs, rt_strap_regs          save areas for SAVE_REGS/RESTORE_REGS
  *
  * The output routines and the reporting use no stack and touch only a-, t-
  * and s-registers, so they also work from S or U mode and from handlers.
@@ -115,9 +116,12 @@ rt_putdec:
     mv a0, t2
     j rt_puts
 
-/* rt_pass(): print "<name>: PASS", finisher pass. */
+/* rt_pass(): print "<name>: PASS", finisher pass; but if a check failed
+ * under ON_FAIL_CONTINUE, fail with the first such code (its line is out). */
     .globl rt_pass
 rt_pass:
+    ld a0, rt_first_fail
+    bnez a0, rt_finish_fail
     la a0, test_name
     call rt_puts
     la a0, .Lpass_msg
@@ -150,7 +154,7 @@ rt_fail:
     li a0, '\n'
     call rt_putc
     mv a0, s9
-    j rt_finish_fail
+    j rt_fail_end
 
 /* a0 = code: print "<name>: FAIL check <code>: expected a trap" */
     .globl rt_fail_missed_trap
@@ -165,7 +169,21 @@ rt_fail_missed_trap:
     la a0, .Lmissed_msg
     call rt_puts
     mv a0, s9
-    j rt_finish_fail
+    j rt_fail_end
+
+/* a0 = code, its line printed: finish, or continue where ON_FAIL_CONTINUE
+ * said, in M by an ecall to rt_mtrap (the check may have run in S or U) */
+rt_fail_end:
+    la t0, rt_fail_continue
+    ld t1, 0(t0)
+    beqz t1, rt_finish_fail
+    sd zero, 0(t0)
+    ld t2, 8(t0)                    /* rt_first_fail */
+    bnez t2, 1f
+    sd a0, 8(t0)
+1:  sd t1, rt_mtrap_resume, t2
+    ecall
+    j rt_finish_fail                /* the ecall did not trap */
 
 /* finisher fail with code a0 (kept within 1..255, see rvtest.h) */
 rt_finish_fail:
@@ -279,3 +297,10 @@ rt_sstatus:      .dword 0
 rt_strap_resume: .dword 0
 rt_strap_count:  .dword 0
 rt_decbuf:       .space 32
+    .globl rt_xret_guard, rt_fail_continue, rt_first_fail
+rt_xret_guard:    .dword 0          /* EXPECT_ILLEGAL */
+rt_fail_continue: .dword 0          /* ON_FAIL_CONTINUE; rt_first_fail must follow */
+rt_first_fail:    .dword 0
+    .globl rt_mtrap_regs, rt_strap_regs
+rt_mtrap_regs:    .space 32 * 8     /* SAVE_REGS m: x1-x31 at 8 * n */
+rt_strap_regs:    .space 32 * 8

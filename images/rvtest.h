@@ -243,6 +243,78 @@ test_name:
 #endif
 .endm
 
+/*
+ * Run `insn` in mode `prv` (entered from M by mret) and expect an
+ * illegal-instruction trap to M with mtval = the instruction's bits.
+ * Fail codes code..code+3 (CHECK_MTRAP). A guard fails the check instead of
+ * looping if an xRET that should trap returns to mepc (= the guard).
+ */
+.macro EXPECT_ILLEGAL code, prv, insn:vararg
+    sd zero, rt_xret_guard, t0
+    EXPECT_MTRAP .Lback\@
+    ENTER_MODE \prv, .Lguard\@
+.Lguard\@:
+    ld t0, rt_xret_guard
+    beqz t0, .Lfirst\@
+    li a0, \code
+    j rt_fail_missed_trap
+.Lfirst\@:
+    li t0, 1
+    sd t0, rt_xret_guard, t1
+    .align 2
+.Ltry\@:
+    \insn
+    MISSED_TRAP \code
+.Lback\@:
+    la s2, .Ltry\@
+    LOAD_INSN32 s3, .Ltry\@
+    CHECK_MTRAP \code, CAUSE_ILLEGAL_INSN, s2, s3, \prv
+.endm
+
+/*
+ * Checks that may fail without ending the run (known_gaps.S): after
+ * ON_FAIL_CONTINUE, a failing check or missed trap prints its usual line,
+ * then execution continues at `label` in M (the runtime gets there by an
+ * ecall to rt_mtrap, so it works from any mode; ecalls must not be
+ * delegated). One-shot; put ON_FAIL_STOP at `label` to disarm it when the
+ * checks passed. rt_pass then fails with the first such code instead of
+ * passing. Clobbers t0, t1.
+ */
+.macro ON_FAIL_CONTINUE label
+    la t0, \label
+    sd t0, rt_fail_continue, t1
+.endm
+
+.macro ON_FAIL_STOP
+    sd zero, rt_fail_continue, t0
+.endm
+
+/*
+ * A handler that returns to the code it interrupted (mret/sret) must leave
+ * every register as it found it: an interrupt can land between any two
+ * instructions. SAVE_REGS saves x1-x31 in the runtime's save area for that
+ * mode (`m` or `s`; mscratch/sscratch hold t0 meanwhile) and leaves t0 =
+ * the area; RESTORE_REGS reloads them all, right before the xret. Handlers
+ * of one mode do not nest (xIE is clear while they run).
+ */
+.macro SAVE_REGS mode
+    csrw \mode\()scratch, t0
+    la t0, rt_\mode\()trap_regs
+    .irp r, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    sd x\r, (\r * 8)(t0)
+    .endr
+    csrr t1, \mode\()scratch
+    sd t1, (5 * 8)(t0)
+.endm
+
+.macro RESTORE_REGS mode
+    la t0, rt_\mode\()trap_regs
+    .irp r, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    ld x\r, (\r * 8)(t0)
+    .endr
+    ld t0, (5 * 8)(t0)
+.endm
+
 /* From M: continue at `label` in privilege `prv` (via mret). Clobbers t0. */
 .macro ENTER_MODE prv, label
     li t0, MSTATUS_MPP

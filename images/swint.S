@@ -4,7 +4,8 @@
  * clear MSIP). S: with SSI delegated, `csrs sip, SSIP` in S traps to S with
  * scause 0x8000000000000001, SPP = S, sepc = the instruction after the
  * csrs (interrupts are evaluated immediately after a CSR write); clearing
- * sip.SSIP in the handler ends it. Then S asks M to pass (ecall).
+ * sip.SSIP in the handler ends it. Then S asks M to pass (ecall). Both
+ * handlers restore every register they use.
  */
 #include "rvtest.h"
 
@@ -26,6 +27,10 @@ test_main:
     READ_MTIME s1
     li t0, TIMEOUT_TICKS
     add s1, s1, t0
+    li s3, 0x5303                   /* registers the handler uses: checked at 13 */
+    li s4, 0x5404
+    li t1, 0x7101
+    li t2, 0x7202
     csrsi mstatus, MSTATUS_MIE
 .Lm_wait:
     ld t0, m_fired
@@ -38,6 +43,10 @@ test_main:
     j rt_fail
 .Lm_wait_end:
     csrci mstatus, MSTATUS_MIE
+    CHECK_EQI 13, s3, 0x5303        /* 13: the handler gave back its registers */
+    CHECK_EQI 14, s4, 0x5404
+    CHECK_EQI 15, t1, 0x7101
+    CHECK_EQI 16, t2, 0x7202
     csrr t0, mip                    /* 11: msip = 0 cleared MSIP */
     andi t0, t0, MIP_MSIP
     CHECK_EQI 11, t0, 0
@@ -61,6 +70,8 @@ s_main:
     READ_MTIME s1
     li t0, TIMEOUT_TICKS
     add s1, s1, t0
+    li s3, 0x5303                   /* registers the handler uses: checked at 24 */
+    li t1, 0x7101
     csrsi sip, MIP_SSIP
 .Ls_raised:
     ld t0, s_fired
@@ -72,6 +83,8 @@ s_main:
     li a2, MIP_SSIP
     j rt_fail
 .Ls_wait_end:
+    CHECK_EQI 24, s3, 0x5303        /* 24: the handler gave back its registers */
+    CHECK_EQI 25, t1, 0x7101
     csrr t0, sip
     andi t0, t0, MIP_SSIP
     CHECK_EQI 22, t0, 0
@@ -81,6 +94,7 @@ s_main:
 
     .align 2
 s_handler:
+    SAVE_REGS s
     csrr s3, scause
     CHECK_EQI 30, s3, CAUSE_IRQ(IRQ_SSI)
     csrr s3, sepc                   /* 31: taken right after the sip write (spec 3.1.9) */
@@ -96,10 +110,12 @@ s_handler:
     ld t0, s_fired
     addi t0, t0, 1
     sd t0, s_fired, t1
+    RESTORE_REGS s
     sret
 
     .align 2
 m_handler:
+    SAVE_REGS m                     /* it may land between any two instructions */
     csrr s4, mcause
     bgez s4, .Lm_sync
     CHECK_EQI 40, s4, CAUSE_IRQ(IRQ_MSI)
@@ -115,6 +131,7 @@ m_handler:
     ld t0, m_fired
     addi t0, t0, 1
     sd t0, m_fired, t1
+    RESTORE_REGS m
     mret
 .Lm_sync:                           /* S is done */
     CHECK_EQI 50, s4, CAUSE_ECALL_S

@@ -2,7 +2,8 @@
  * timer_m: an M timer interrupt from the CLINT. mtimecmp = mtime + 1 ms,
  * mie.MTIE, mstatus.MIE; the handler checks mcause = 0x8000000000000007,
  * that mepc lies in the loop that waited, MPP/MPIE/MIE, and that mip.MTIP is
- * set, then moves mtimecmp to the end of time, which must clear MTIP.
+ * set, then moves mtimecmp to the end of time, which must clear MTIP. The
+ * handler restores every register it uses: the loop's values survive.
  */
 #include "rvtest.h"
 
@@ -32,6 +33,8 @@ test_main:
     csrs mie, t0
     li t0, TIMEOUT_TICKS
     add s2, s0, t0
+    li s3, 0x5303                   /* registers the handler uses: checked at 34 */
+    li t1, 0x7101
     csrsi mstatus, MSTATUS_MIE
 .Lwait:
     ld t0, fired
@@ -43,6 +46,9 @@ test_main:
     mv a2, s1
     j rt_fail
 .Lwait_end:
+    /* 34: the handler gave back the registers it used */
+    CHECK_EQI 34, s3, 0x5303
+    CHECK_EQI 35, t1, 0x7101
     /* 30: back from mret: MIE restored from MPIE, interrupt no longer pending */
     csrr t0, mstatus
     andi t0, t0, MSTATUS_MIE
@@ -61,6 +67,7 @@ test_main:
 
     .align 2
 mtimer_handler:
+    SAVE_REGS m                     /* it may land between any two instructions */
     csrr s3, mcause
     CHECK_EQI 40, s3, CAUSE_IRQ(IRQ_MTI)
     csrr s3, mepc                   /* 41: the trap interrupted the wait loop */
@@ -86,6 +93,7 @@ mtimer_handler:
     ld t0, fired
     addi t0, t0, 1
     sd t0, fired, t1
+    RESTORE_REGS m
     mret
 
     .bss

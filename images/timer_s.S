@@ -4,7 +4,8 @@
  * M's own timer fires (taken in M although S is running: mcause ...07,
  * MPP = S), M sets mip.STIP and masks MTIE; S then takes scause
  * 0x8000000000000005 with sepc in its wait loop and SPP = S, and asks M by
- * ecall (a7 = 1) to clear STIP. S finishes with an ecall a7 = 2.
+ * ecall (a7 = 1) to clear STIP. S finishes with an ecall a7 = 2. Both
+ * handlers restore every register they use: S's values survive.
  */
 #include "rvtest.h"
 
@@ -39,6 +40,10 @@ test_main:
     sd s1, 0(t0)
     li t0, TIMEOUT_TICKS
     add s2, s0, t0
+    li s3, 0x5303                   /* registers the handlers use: checked at 34 */
+    li s4, 0x5404
+    li t1, 0x7101
+    li a7, 0xa707
     ENTER_MODE PRV_S, s_main
 
 /* S mode: enable, wait for the S timer interrupt, report to M */
@@ -54,6 +59,11 @@ s_main:
     li a2, 1
     j rt_fail
 .Ls_wait_end:
+    /* 34: both handlers gave back the registers they used */
+    CHECK_EQI 34, s3, 0x5303
+    CHECK_EQI 35, s4, 0x5404
+    CHECK_EQI 36, t1, 0x7101
+    CHECK_EQI 37, a7, 0xa707
     csrr t0, sip                    /* 30: M cleared STIP */
     andi t0, t0, MIP_STIP
     CHECK_EQI 30, t0, 0
@@ -67,6 +77,7 @@ s_main:
 
     .align 2
 s_handler:
+    SAVE_REGS s                     /* it may land between any two instructions */
     csrr s3, scause
     CHECK_EQI 40, s3, CAUSE_IRQ(IRQ_STI)
     csrr s3, sepc
@@ -89,11 +100,13 @@ s_handler:
     ld t0, s_fired
     addi t0, t0, 1
     sd t0, s_fired, t1
+    RESTORE_REGS s
     sret
 
 /* M mode: the timer interrupt and S's requests */
     .align 2
 m_handler:
+    SAVE_REGS m
     csrr s4, mcause
     bgez s4, .Lm_sync
     CHECK_EQI 50, s4, CAUSE_IRQ(IRQ_MTI)
@@ -108,6 +121,7 @@ m_handler:
     csrc mie, t0
     li t0, MIP_STIP
     csrs mip, t0
+    RESTORE_REGS m
     mret
 .Lm_sync:
     CHECK_EQI 60, s4, CAUSE_ECALL_S
@@ -118,6 +132,7 @@ m_handler:
     bne a7, t0, 1f
     li t0, MIP_STIP
     csrc mip, t0
+    RESTORE_REGS m
     mret
 1:  CHECK_EQI 61, a7, REQ_DONE
     li t0, CLINT_MTIMECMP

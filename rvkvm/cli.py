@@ -84,12 +84,14 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
     sys.exit(result.status)
 
 
-def _add_disas():
+@cli.command("disas", context_settings={"ignore_unknown_options": True},
+             add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def disas(args):
+    """Disassemble an ELF's code sections, or raw bytes (--raw --addr)."""
+    # capstone is imported only here: it would add 50 ms to every boot
     from .disas import disas_command
-    cli.add_command(disas_command)
-
-
-_add_disas()
+    disas_command.main(args=list(args), prog_name="rvkvm disas", standalone_mode=True)
 
 
 def main():

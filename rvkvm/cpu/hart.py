@@ -102,6 +102,7 @@ class Hart:
         self._death: GuestDied | None = None
         self._stop_reason: str | None = None
         self._mmap: MachineModeMap | None = None
+        self._kernel_code_pages: dict[tuple[int, int], int] = {}
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         # No UC_HOOK_MEM_UNMAPPED: merely installing it made every guest access 2.6x
         # slower under paging. Accesses to nowhere are reconstructed after the run.
@@ -159,6 +160,7 @@ class Hart:
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        self._kernel_code_pages.clear()
 
     def request_stop(self) -> None:
         """Thread-safe: regain control at the next block boundary."""
@@ -441,7 +443,9 @@ class Hart:
                 return False
             self.stats["csr_" + CSR_TABLE[ci.csr].name] += 1
             self.regs.write(PC, epc + 4)
-            if self.priv == PRV_M:             # an M CSR write may have enabled an interrupt
+            if not ci.writes:
+                pass
+            elif self.priv == PRV_M:           # an M CSR write may have enabled an interrupt
                 self.check_interrupts()
             else:
                 self.present_interrupts()
@@ -564,7 +568,23 @@ class Hart:
 
     # ------------------------------------------------------------------ memory views
     def _insn_at(self, va: int) -> tuple[int | None, int]:
-        satp = 0 if self.virtual_m else self.regs.csr_read(rc.UC_RISCV_REG_SATP)
+        """The instruction at virtual address `va` as the hart sees it now."""
+        if self.virtual_m:
+            return mmu.fetch_insn(self.ram, 0, va)
+        r = self.regs
+        satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
+        if va >> 63 and satp:
+            # Kernel-half code pages are mapped once and never move: remember their
+            # translation, so the ~3,000 rdtime traps of a boot skip the page walk.
+            key = (satp, va >> 12)
+            page = self._kernel_code_pages.get(key)
+            if page is None:
+                page = mmu.translate(self.ram, satp, va & ~0xFFF)
+                if page is None:
+                    return None, 0
+                self._kernel_code_pages[key] = page
+            if va & 0xFFF <= 0xFFC:
+                return mmu.insn_at_physical(self.ram, page | (va & 0xFFF))
         return mmu.fetch_insn(self.ram, satp, va)
 
     def dump(self) -> str:

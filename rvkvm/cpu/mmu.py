@@ -48,3 +48,14 @@ def fetch_insn(ram, satp: int, va: int) -> tuple[int | None, int]:
     if hi is None:
         return None, 0
     return lo | (hi << 16), 4
+
+
+def insn_at_physical(ram, pa: int) -> tuple[int | None, int]:
+    """(bits, length) of the instruction at physical `pa`, within one page."""
+    lo = ram.read_u16(pa)
+    if lo is None:
+        return None, 0
+    if lo & 3 != 3:
+        return lo, 2
+    hi = ram.read_u16(pa + 2)
+    return (None, 0) if hi is None else (lo | (hi << 16), 4)
