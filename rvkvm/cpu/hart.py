@@ -103,6 +103,7 @@ class Hart:
         self._stop_reason: str | None = None
         self._mmap: MachineModeMap | None = None
         self._kernel_code_pages: dict[tuple[int, int], int] = {}
+        self._last_s_entry = (0, 0)             # for tracing engine-taken interrupts
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         # No UC_HOOK_MEM_UNMAPPED: merely installing it made every guest access 2.6x
         # slower under paging. Accesses to nowhere are reconstructed after the run.
@@ -149,6 +150,8 @@ class Hart:
             return "tick"
         if self._death:
             raise self._death
+        if self.trace is not None:
+            self._trace_native_interrupt()
         if self._stop_reason:
             return "stop"
         if ticked:
@@ -354,8 +357,22 @@ class Hart:
         self.stats[trap.name] += 1
         self._trace(trap, priv, target)
 
+    def _trace_native_interrupt(self) -> None:
+        """Unicorn takes S-level interrupts itself, unseen: report one after the fact
+        when scause/sepc show an interrupt entry that Python did not make."""
+        r = self.regs
+        seen = (r.csr_read(rc.UC_RISCV_REG_SCAUSE), r.csr_read(rc.UC_RISCV_REG_SEPC))
+        if seen != self._last_s_entry and seen[0] >> 63:
+            cause = seen[0] & ~(1 << 63)
+            prev = PRV_S if r.csr_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_SPP else PRV_U
+            self.trace(f"[int] {Trap(cause, seen[1], interrupt=True).describe(prev, PRV_S)}"
+                       " (taken by the engine)")
+        self._last_s_entry = seen
+
     def _trace(self, trap: Trap, priv_from: int, priv_to: int, note: str = "") -> None:
         if self.trace is not None:
+            if priv_to == PRV_S:
+                self._last_s_entry = (trap.mcause, trap.epc)
             self.trace(f"[int] {trap.describe(priv_from, priv_to)}" + (f" ({note})" if note else ""))
 
     def _die(self, reason: str) -> None:
@@ -371,6 +388,8 @@ class Hart:
             pass                               # run_slice re-raises it after emu_start
 
     def _handle_exception(self, intno: int) -> None:
+        if self.trace is not None:
+            self._trace_native_interrupt()
         r = self.regs
         pc = r.read(PC)
         epc = (pc - 4) & M64                   # Unicorn has added 4, even after a 2-byte insn
