@@ -90,7 +90,7 @@ def build_table() -> dict[int, Csr]:
         add(f"pmpcfg{i}", _pmp_reader("pmpcfg", i // 2), _pmp_writer("pmpcfg", i // 2, M64))
     for i in range(64):
         add(f"pmpaddr{i}", _pmp_reader("pmpaddr", i), _pmp_writer("pmpaddr", i, PMPADDR_MASK))
-    add("time", lambda h: h.clock.mtime())
+    add("time", lambda h: h.read_time())
     add("satp", lambda h: h.read_satp(), lambda h, v: h.write_satp(v))
     return t
 

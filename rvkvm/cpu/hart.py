@@ -89,6 +89,7 @@ class Hart:
         self.uc = uc
         self.ram = ram
         self.clock = clock
+        self.read_time = clock.mtime          # the `time` CSR; the machine points it at the CLINT
         self.hart_id = hart_id
         self.firmware = firmware           # serves traps to M in Python, or None
         self.regs = RegisterFile(uc)

@@ -40,12 +40,16 @@ class PythonFirmware:
 
     def poll(self) -> None:
         """Between slices: raise STIP once the SBI timer deadline has passed."""
-        if self.timer_deadline != M64 and self.machine.clock.mtime() >= self.timer_deadline:
+        if self.timer_deadline != M64 and self.machine.clint.mtime() >= self.timer_deadline:
             self.timer_deadline = M64
             self.machine.hart.set_sw_pending(MIP_STIP, True)
 
     def next_deadline(self) -> int | None:
-        return None if self.timer_deadline == M64 else self.timer_deadline
+        """In host Clock ticks, like the devices' deadlines (the guest may offset mtime)."""
+        if self.timer_deadline == M64:
+            return None
+        m = self.machine
+        return self.timer_deadline - (m.clint.mtime() - m.clock.mtime())
 
     # ---------------------------------------------------------------- SbiHost
     def set_timer(self, stime_value: int) -> None:

@@ -85,6 +85,7 @@ class VirtMachine:
         self.bus = Bus()
         self.finisher = self.bus.add(TestFinisher(self))
         self.clint = self.bus.add(Clint(self.hart, self.clock, self))
+        self.hart.read_time = self.clint.mtime     # one timebase: rdtime == CLINT mtime
         self.plic = self.bus.add(Plic(self.hart, self))
         self.uart = self.bus.add(Uart16550(self.console.write, self.plic, layout.UART0_IRQ, self))
         self.bus.map_into(self.uc)
