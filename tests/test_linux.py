@@ -1,0 +1,182 @@
+"""Linux smoke boots of the shared kernels (../shared/linux, see its README): the built-in
+SBI and OpenSBI fw_jump, the Image and the unstripped vmlinux, --expect, a kernel panic,
+--initrd, and an interactive shell over a pseudo-terminal. Each boot takes about 0.7 s."""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import fdt
+import pexpect
+import pytest
+
+from conftest import REPO_ROOT, rvkvm_command, rvkvm_env
+
+MARKER = "RVKVM-USERSPACE-OK"
+POWEROFF_MARKER = "RVKVM-POWEROFF"
+FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
+BOOT_TIMEOUT = 60          # guest seconds; a boot needs about 0.7
+
+
+@pytest.fixture(scope="module")
+def poweroff_dir(shared_dir):
+    path = shared_dir / "linux" / "poweroff"
+    if not (path / "Image").exists():
+        pytest.skip(f"no Linux kernel at {path}/Image")
+    return path
+
+
+def assert_booted_and_powered_off(proc):
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, f"status {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr}"
+    assert MARKER in proc.stdout
+    assert POWEROFF_MARKER in proc.stdout
+    assert proc.stdout.index(MARKER) < proc.stdout.index(POWEROFF_MARKER)
+
+
+def test_image_with_builtin_sbi(rvkvm, poweroff_dir):
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, poweroff_dir / "Image")
+    assert_booted_and_powered_off(proc)
+    # /init prints `uname -a` and /proc/cpuinfo between the markers
+    assert re.search(r"Linux \S+ 6\.1\.\d+ .* riscv64", proc.stdout)
+    assert re.search(r"^isa\s*:\s*rv64", proc.stdout, re.M)
+
+
+@pytest.mark.skipif(not os.path.exists(FW_JUMP),
+                    reason=f"OpenSBI not installed: no {FW_JUMP} (Debian package opensbi)")
+def test_image_with_opensbi_fw_jump(rvkvm, poweroff_dir):
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, "--bios", FW_JUMP, poweroff_dir / "Image")
+    assert_booted_and_powered_off(proc)
+    assert "OpenSBI" in proc.stdout                 # the firmware's banner: it really ran
+    assert proc.stdout.index("OpenSBI") < proc.stdout.index(MARKER)
+
+
+def test_unstripped_vmlinux(rvkvm, poweroff_dir):
+    """The ELF as the build leaves it (physical load address 0) is moved into RAM."""
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, poweroff_dir / "vmlinux")
+    assert_booted_and_powered_off(proc)
+
+
+def test_expect_exits_at_the_marker(rvkvm, poweroff_dir):
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, "--expect", MARKER, poweroff_dir / "Image")
+    assert proc.returncode == 0, proc.stderr
+    assert MARKER in proc.stdout
+    # it stopped at the marker rather than running on to the poweroff
+    assert POWEROFF_MARKER not in proc.stdout
+
+
+def test_kernel_panic_is_detected(rvkvm, poweroff_dir):
+    """Device tree bootargs replace the built-in command line: keep console=ttyS0."""
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT,
+                 "--append", "console=ttyS0 rdinit=/does-not-exist", poweroff_dir / "Image")
+    assert proc.returncode == 4, f"status {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
+    assert "Kernel panic" in proc.stdout
+    assert MARKER not in proc.stdout
+    assert "panic" in proc.stderr                   # rvkvm says why it ended the run
+    assert "Traceback" not in proc.stderr
+
+
+def test_initrd_is_accepted(rvkvm, poweroff_dir, tmp_path):
+    """The kernel has a built-in initramfs; an extra initrd must not get in its way."""
+    initrd = tmp_path / "extra.initrd"
+    initrd.write_bytes(os.urandom(64 * 1024))
+    proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, "--initrd", initrd, poweroff_dir / "Image")
+    assert_booted_and_powered_off(proc)
+
+
+def initrd_range(tree: fdt.FDT) -> tuple[int, int]:
+    start_hi, start_lo = tree.get_property("linux,initrd-start", "/chosen")
+    end_hi, end_lo = tree.get_property("linux,initrd-end", "/chosen")
+    return start_hi << 32 | start_lo, end_hi << 32 | end_lo
+
+
+def test_initrd_in_the_device_tree_the_kernel_gets(poweroff_dir, tmp_path):
+    """In process: after loading, the DTB in guest RAM (a1 at entry) names the initrd's
+    range, and the initrd's bytes are there."""
+    from rvkvm.machine.virt import MachineConfig, VirtMachine
+    data = os.urandom(64 * 1024)
+    initrd = tmp_path / "extra.initrd"
+    initrd.write_bytes(data)
+    machine = VirtMachine(MachineConfig(initrd=str(initrd)))
+    machine.load(str(poweroff_dir / "Image"))
+    total = int.from_bytes(machine.ram.read(machine.dtb_addr + 4, 4), "big")
+    tree = fdt.parse_dtb(machine.ram.read(machine.dtb_addr, total))
+    start, end = initrd_range(tree)
+    assert end - start == len(data)
+    assert machine.ram.read(start, len(data)) == data
+    assert start >= machine.kernel.end                # not over the kernel's bss
+    assert end <= machine.dtb_addr                    # nor under the device tree
+
+
+def test_initrd_in_dumped_device_tree(rvkvm, poweroff_dir, tmp_path):
+    """--dump-dtb writes the device tree the kernel would get, initrd range included."""
+    initrd = tmp_path / "extra.initrd"
+    initrd.write_bytes(os.urandom(64 * 1024))
+    dtb = tmp_path / "virt.dtb"
+    proc = rvkvm("boot", "--initrd", initrd, "--dump-dtb", dtb, poweroff_dir / "Image")
+    assert proc.returncode == 0, proc.stderr
+    tree = fdt.parse_dtb(dtb.read_bytes())
+    assert tree.exist_property("linux,initrd-start", "/chosen"), tree.to_dts()
+    start, end = initrd_range(tree)
+    assert end - start == 64 * 1024
+    assert 0x8000_0000 <= start and end <= 0x8000_0000 + (128 << 20)
+    assert start % 4096 == 0
+
+
+# ---------------------------------------------------------------- interactive shell
+
+PROMPT = "rvkvm:/# "
+
+
+@pytest.fixture
+def shell_image(shared_dir):
+    path = shared_dir / "linux" / "shell" / "Image"
+    if not path.exists():
+        pytest.skip(f"no Linux kernel at {path}")
+    return path
+
+
+def test_interactive_shell(shell_image):
+    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
+    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
+                          encoding="utf-8", codec_errors="replace", timeout=30)
+    try:
+        child.expect_exact(MARKER)
+        child.expect_exact(PROMPT)
+        child.sendline("echo hello-$((6*7))")
+        child.expect_exact("hello-42")              # the echoed command line reads hello-$((6*7))
+        child.expect_exact(PROMPT)
+        child.sendline("ls /proc")
+        child.expect(r"\bcpuinfo\b")
+        child.expect_exact(PROMPT)
+        child.sendline("cat /proc/cpuinfo")
+        child.expect(r"isa\s*:\s*rv64")
+        child.expect_exact(PROMPT)
+        child.sendline("poweroff -f")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.before)
+
+
+def test_terminal_is_restored_after_the_shell(shell_image):
+    """rvkvm puts the terminal in raw mode for the guest; it must give it back."""
+    import termios
+    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
+    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
+                          encoding="utf-8", codec_errors="replace", timeout=30)
+    try:
+        before = termios.tcgetattr(child.child_fd)
+        child.expect_exact(PROMPT)
+        raw = termios.tcgetattr(child.child_fd)
+        assert raw[3] & termios.ECHO == 0            # the guest echoes, not the host tty
+        child.sendline("poweroff -f")
+        child.expect(pexpect.EOF)
+        deadline = time.monotonic() + 5
+        while child.isalive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = termios.tcgetattr(child.child_fd)
+    finally:
+        child.close(force=True)
+    assert after[3] == before[3], "local modes (ECHO, ICANON) not restored"
