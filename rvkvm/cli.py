@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 
 import click
 
@@ -15,18 +16,30 @@ SIZE_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}   # QEMU: b
 def parse_size(text: str) -> int:
     m = SIZE_RE.match(text.strip())
     if not m:
-        raise click.BadParameter(f"{text!r} is not a memory size (e.g. 128M, 1G)")
+        raise click.BadParameter(f"{text!r} is not a memory size (e.g. 128M, 1G)", param_hint="-m")
     size = int(m.group(1)) * SIZE_UNITS[m.group(2).upper()]
-    if size < (4 << 20) or size % 4096:
-        raise click.BadParameter(f"{text!r}: RAM must be at least 4M and a multiple of 4K")
+    if size < (4 << 20) or size % (2 << 20):
+        raise click.BadParameter(f"{text!r}: RAM must be at least 4M and a multiple of 2M",
+                                 param_hint="-m")
     return size
 
 
-def parse_int(text: str) -> int:
+def parse_int(text: str, option: str) -> int:
     try:
         return int(text, 0)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a number (e.g. 0x80000000)") from None
+        raise click.BadParameter(f"{text!r} is not a number (e.g. 0x80000000)",
+                                 param_hint=option) from None
+
+
+def check_regex(text: str | None) -> str | None:
+    if text is not None:
+        try:
+            re.compile(text)
+        except re.error as err:
+            raise click.BadParameter(f"{text!r} is not a regular expression: {err}",
+                                     param_hint="--expect") from None
+    return text
 
 
 @click.group()
@@ -50,10 +63,11 @@ def cli():
 @click.option("--expect", help="Exit 0 as soon as the console output matches this regex.")
 @click.option("--trace", type=click.Choice(["int"]), multiple=True,
               help="Trace categories: 'int' prints one line per trap and interrupt.")
+@click.option("--stats", is_flag=True, help="At exit, print trap, SBI and MMIO counts and where the time went.")
 @click.option("--slice-ms", type=float, default=2.0, show_default=True,
               help="Time slice: the longest a pending interrupt waits.")
 def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, timeout,
-         expect, trace, slice_ms):
+         expect, trace, stats, slice_ms):
     """Boot KERNEL (ELF, Linux Image or raw binary) on the virt machine."""
     from .machine.virt import MachineConfig, VirtMachine
     if smp != 1:
@@ -62,21 +76,24 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         raise click.BadParameter("must be positive", param_hint="--slice-ms")
     config = MachineConfig(
         ram_size=parse_size(memory), bios=bios, append=append, initrd=initrd, dtb=dtb,
-        load_addr=parse_int(load_addr) if load_addr else None,
-        slice_seconds=slice_ms / 1000, trace=frozenset(trace), expect=expect)
+        load_addr=parse_int(load_addr, "--load-addr") if load_addr else None,
+        slice_seconds=slice_ms / 1000, trace=frozenset(trace), expect=check_regex(expect))
     machine = VirtMachine(config)
-    if dump_dtb:
-        with open(dump_dtb, "wb") as f:
-            f.write(machine.device_tree())
-        return
     machine.load(kernel)
+    if dump_dtb:                           # the tree this kernel would get (initrd, bootargs)
+        with open(dump_dtb, "wb") as f:
+            f.write(machine.dtb)
+        return
     if "int" in trace:
         click.echo(f"rvkvm: time slicing: {machine.hart.slicer.kind}", err=True)
     machine.console.start_input()
+    started = time.perf_counter()
     try:
         result = machine.run(timeout=timeout)
     finally:
         machine.console.stop_input()
+    if stats:
+        click.echo("\n" + machine.stats_report(time.perf_counter() - started), err=True)
     if result.status != 0 or trace:
         click.echo(f"\nrvkvm: {result.reason} (exit status {result.status})", err=True)
     if result.dump:

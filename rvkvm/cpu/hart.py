@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from time import perf_counter
 
 from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UcError
 from unicorn import unicorn_const as ucc
@@ -96,7 +97,9 @@ class Hart:
         self.m = MState()
         self.virtual_m = False             # set by reset()
         self.trace = trace                 # callable(str) for --trace int, or None
-        self.stats = Counter()
+        self.stats = Counter()                 # traps and emulated instructions, by name
+        self.engine_seconds = 0.0              # wall time inside emu_start (hooks included)
+        self.trap_seconds = 0.0                # of which in Python trap handling
         self.slicer = make_slicer(uc, slice_seconds)
         self._presented_mip = -1
         self._invalid_insn = False
@@ -142,13 +145,16 @@ class Hart:
         self._stop_reason = None
         self.present_interrupts(force=True)
         pc = self.regs.read(PC)
+        t0 = perf_counter()
         try:
             ticked = self.slicer.run(pc)
         except UcError as err:
+            self.engine_seconds += perf_counter() - t0
             if self._death:
                 raise self._death
             self._on_engine_error(err, pc)
             return "tick"
+        self.engine_seconds += perf_counter() - t0
         if self._death:
             raise self._death
         if self.trace is not None:
@@ -349,7 +355,7 @@ class Hart:
         if trap.interrupt and tvec & 1:
             vector += 4 * trap.cause
         if not trap.interrupt and trap.epc == vector and trap.cause != EXC_BREAKPOINT:
-            self._die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself")
+            self.die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself", trap.epc)
         if target != priv:
             self._switch_level(target)
         elif target == PRV_M:
@@ -376,17 +382,23 @@ class Hart:
                 self._last_s_entry = (trap.mcause, trap.epc)
             self.trace(f"[int] {trap.describe(priv_from, priv_to)}" + (f" ({note})" if note else ""))
 
-    def _die(self, reason: str) -> None:
+    def die(self, reason: str, pc: int | None = None) -> None:
+        """End the run: the guest cannot go on. `pc`: where it died, for the dump
+        (inside the interrupt hook Unicorn's pc is already 4 past it)."""
+        if pc is not None:
+            self.regs.write(PC, pc)
         self._death = GuestDied(reason, self.dump())
         self.uc.emu_stop()
         raise self._death
 
     # ------------------------------------------------------------------ hooks
     def _on_intr(self, uc, intno: int, _user) -> None:
+        t0 = perf_counter()
         try:
             self._handle_exception(intno)
         except GuestDied:
             pass                               # run_slice re-raises it after emu_start
+        self.trap_seconds += perf_counter() - t0
 
     def _handle_exception(self, intno: int) -> None:
         if self.trace is not None:
@@ -428,7 +440,7 @@ class Hart:
                     tval = epc + 2
             self.take_trap(Trap(intno, epc, tval))
             return
-        self._die(f"unexpected exception number {intno} from the engine at pc {epc:#x}")
+        self.die(f"unexpected exception number {intno} from the engine at pc {epc:#x}", epc)
 
     def _mmode_page_fault(self, intno: int, epc: int) -> None:
         """A page fault under the M-mode identity map: the first fetch from a RAM page
@@ -561,7 +573,7 @@ class Hart:
                 else:
                     self.take_trap(Trap(EXC_ILLEGAL_INSN, pc, insn or 0))
                 return
-            self._die(f"engine error {err} at pc {pc:#x}")
+            self.die(f"engine error {err} at pc {pc:#x}")
         except GuestDied:
             raise self._death
 

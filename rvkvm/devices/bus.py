@@ -60,15 +60,19 @@ class Bus:
 
 
 def _callbacks(dev: Device):
-    """Unicorn mmio callbacks bound to one device; offsets are relative to its base."""
+    """Unicorn mmio callbacks bound to one device; offsets are relative to its base.
+    They count accesses in `dev.mmio_reads`/`dev.mmio_writes` (for --stats)."""
     limit = dev.size
+    dev.mmio_reads = dev.mmio_writes = 0
 
     def read_cb(uc, offset, size, user_data):
+        dev.mmio_reads += 1
         if offset + size > limit:
             return 0
         return dev.read(offset, size)
 
     def write_cb(uc, offset, size, value, user_data):
+        dev.mmio_writes += 1
         if offset + size <= limit:
             dev.write(offset, size, value & ((1 << (8 * size)) - 1))
 

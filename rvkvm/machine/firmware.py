@@ -35,8 +35,8 @@ class PythonFirmware:
             hart.regs.write_x(11, result.a1)
 
     def handle_trap(self, hart, trap: Trap) -> None:
-        hart._die(f"{trap.name} trapped to M-mode, which rvkvm's SBI firmware does not serve "
-                  f"(epc {trap.epc:#x}, tval {trap.tval:#x})")
+        hart.die(f"{trap.name} trapped to M-mode, which rvkvm's SBI firmware does not serve "
+                 f"(epc {trap.epc:#x}, tval {trap.tval:#x})", trap.epc)
 
     def poll(self) -> None:
         """Between slices: raise STIP once the SBI timer deadline has passed."""

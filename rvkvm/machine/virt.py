@@ -67,6 +67,7 @@ class VirtMachine:
     EXIT_DIED = 3
     EXIT_PANIC = 4
     EXIT_RESET = RESET_STATUS
+    EXIT_NO_MATCH = 1
 
     def __init__(self, config: MachineConfig | None = None):
         self.config = config or MachineConfig()
@@ -94,6 +95,7 @@ class VirtMachine:
         self.firmware: PythonFirmware | None = None
         self.kernel = None
         self.dtb_addr = 0
+        self.dtb = b""                         # the device tree the guest was given
 
     # ---------------------------------------------------------------- Events for devices
     def request_stop(self) -> None:
@@ -172,6 +174,7 @@ class VirtMachine:
         if addr < kernel_end:
             raise RvkvmError("no room in RAM for the device tree after the kernel (use -m)")
         self.ram.write(addr, blob, "device tree")
+        self.dtb = blob
         return addr
 
     def device_tree(self, initrd=None) -> bytes:
@@ -189,7 +192,7 @@ class VirtMachine:
         try:
             while True:
                 if self._exit is not None:
-                    return RunResult(*self._exit)
+                    return self._final_result()
                 if t_end is not None and time.monotonic() >= t_end:
                     return RunResult(self.EXIT_TIMEOUT, f"timeout after {timeout:g} s",
                                      hart.dump())
@@ -207,9 +210,31 @@ class VirtMachine:
                 if hart.run_slice() == "wfi":
                     waiting = True
         except GuestDied as death:
+            if self._exit is not None:         # it powered off first (the stop lands a block later)
+                return self._final_result()
             return RunResult(self.EXIT_DIED, f"guest died: {death.reason}", death.dump)
         finally:
             self.hart.slicer.close()
+
+    def stats_report(self, wall: float) -> str:
+        """--stats: where the run went (traps by kind, MMIO by device, time split)."""
+        h = self.hart
+        lines = [f"rvkvm stats: {wall:.3f} s wall, {h.engine_seconds:.3f} s in the engine, of which "
+                 f"{h.trap_seconds:.3f} s in Python trap handlers; {h.slicer.stops} slices "
+                 f"({h.slicer.kind})"]
+        for name, count in h.stats.most_common():
+            lines.append(f"  {name:<28}{count:>10}")
+        for dev in self.bus.devices:
+            lines.append(f"  mmio {dev.name:<23}{dev.mmio_reads:>10} reads {dev.mmio_writes:>8} writes")
+        return "\n".join(lines)
+
+    def _final_result(self) -> RunResult:
+        status, reason = self._exit
+        if self.config.expect and not self.console.matched:
+            # a CI run that asked for a console match and never saw it has failed
+            return RunResult(self.EXIT_NO_MATCH, f"{reason} (status {status}) before the console "
+                             f"matched --expect {self.config.expect!r}")
+        return RunResult(status, reason)
 
     def _sleep_until_event(self, t_end: float | None) -> None:
         """WFI: sleep until the next timer deadline, device event or the timeout."""
