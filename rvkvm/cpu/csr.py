@@ -26,6 +26,7 @@ MIDELEG_MASK = S_INTERRUPTS
 MIE_MASK = S_INTERRUPTS | M_INTERRUPTS
 MIP_WRITABLE = S_INTERRUPTS            # M code may set/clear SSIP, STIP, SEIP
 PMPADDR_MASK = (1 << 54) - 1
+INTERRUPT_CSRS = {"mstatus", "mie", "mip", "mideleg"}
 
 
 @dataclass
@@ -35,6 +36,14 @@ class Csr:
     write: Callable[["object", int], None] | None = None    # None: writes ignored (WARL 0)
     # the value csrrs/csrrc modify, when it differs from what a read returns (mip.SEIP)
     rmw_read: Callable[["object"], int] | None = None
+    # a write may make an interrupt pending and enabled: re-check after it
+    affects_interrupts: bool = False
+
+    def __post_init__(self):
+        num = CSR_NUMBERS[self.name]
+        self.min_priv = (num >> 8) & 3        # spec 2.1: bits 9:8
+        self.read_only = (num >> 10) & 3 == 3
+        self.stat_name = "csr_" + self.name
 
 
 def _const(value: int):
@@ -60,7 +69,8 @@ def build_table() -> dict[int, Csr]:
     t: dict[int, Csr] = {}
 
     def add(name, read, write=None, rmw_read=None):
-        t[CSR_NUMBERS[name]] = Csr(name, read, write, rmw_read)
+        t[CSR_NUMBERS[name]] = Csr(name, read, write, rmw_read,
+                                   affects_interrupts=name in INTERRUPT_CSRS)
 
     for name in ("mvendorid", "marchid", "mimpid", "mconfigptr"):
         add(name, _const(0))

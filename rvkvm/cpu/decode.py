@@ -8,6 +8,7 @@ lacks or must not see, mret/sret/wfi/sfence.vma in virtual M-mode).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 M64 = (1 << 64) - 1
 
@@ -30,17 +31,14 @@ class CsrInsn:
     rs1: int          # register number, or the 5-bit immediate when `imm`
     op: str           # "w", "s" or "c"
     imm: bool
-
-    @property
-    def writes(self) -> bool:
-        # csrrs/csrrc with rs1 = x0 (or uimm = 0) do not write (spec 9.1)
-        return self.op == "w" or self.rs1 != 0
+    writes: bool      # csrrs/csrrc with rs1 = x0 (or uimm = 0) do not write (spec 9.1)
 
 
 _CSR_OPS = {1: ("w", False), 2: ("s", False), 3: ("c", False),
             5: ("w", True), 6: ("s", True), 7: ("c", True)}
 
 
+@lru_cache(maxsize=4096)           # a trap handler's few CSR instructions, decoded once
 def decode_csr(insn: int) -> CsrInsn | None:
     if insn & 0x7F != OP_SYSTEM:
         return None
@@ -48,7 +46,8 @@ def decode_csr(insn: int) -> CsrInsn | None:
     if f3 not in _CSR_OPS:
         return None
     op, imm = _CSR_OPS[f3]
-    return CsrInsn(insn >> 20, (insn >> 7) & 31, (insn >> 15) & 31, op, imm)
+    rs1 = (insn >> 15) & 31
+    return CsrInsn(insn >> 20, (insn >> 7) & 31, rs1, op, imm, op == "w" or rs1 != 0)
 
 
 def is_sfence_vma(insn: int) -> bool:

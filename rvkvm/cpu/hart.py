@@ -38,7 +38,7 @@ from .constants import (
     MSTATUS_UBE, MSTATUS_VS, MSTATUS_XS, PRV_M, PRV_S, PRV_U, S_INTERRUPTS,
     UC_MSTATUS_TSR, UC_MSTATUS_TW,
 )
-from .csr import COUNTER_BITS, CSR_TABLE, csr_privilege, csr_read_only
+from .csr import COUNTER_BITS, CSR_TABLE
 from .decode import decode_csr, decode_mem, is_sfence_vma
 from .dump import format_dump
 from .mmode_map import MachineModeMap
@@ -471,16 +471,16 @@ class Hart:
         """Instructions Python completes itself. False: raise illegal instruction."""
         ci = decode_csr(insn)
         if ci is not None:
-            if not self._emulate_csr(ci, priv):
+            row = self._emulate_csr(ci, priv)
+            if row is None:
                 return False
-            self.stats["csr_" + CSR_TABLE[ci.csr].name] += 1
+            self.stats[row.stat_name] += 1
             self.regs.write(PC, epc + 4)
-            if not ci.writes:
-                pass
-            elif self.priv == PRV_M:           # an M CSR write may have enabled an interrupt
-                self.check_interrupts()
-            else:
-                self.present_interrupts()
+            if ci.writes and row.affects_interrupts:
+                if self.virtual_m:             # the write may have enabled an M interrupt
+                    self.check_interrupts()
+                else:
+                    self.present_interrupts()
             return True
         if priv != PRV_M:
             return False
@@ -495,19 +495,20 @@ class Hart:
             return False
         return True
 
-    def _emulate_csr(self, ci, priv: int) -> bool:
+    def _emulate_csr(self, ci, priv: int):
+        """Complete a CSR instruction; returns its table row, or None: illegal."""
         num = ci.csr
         row = CSR_TABLE.get(num)
-        if row is None or csr_privilege(num) > priv or (ci.writes and csr_read_only(num)):
-            return False
-        if num in COUNTER_BITS and priv < PRV_M:
+        if row is None or row.min_priv > priv or (ci.writes and row.read_only):
+            return None
+        if priv < PRV_M and num in COUNTER_BITS:
             bit = COUNTER_BITS[num]
             if not self.m.mcounteren >> bit & 1:
-                return False
+                return None
             if priv == PRV_U and not self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN) >> bit & 1:
-                return False
+                return None
         if num == 0x180 and priv != PRV_M:     # satp traps below M only when TVM says so
-            return False
+            return None
         r = self.regs
         old = row.read(self)
         if ci.writes:
@@ -517,7 +518,7 @@ class Hart:
             if row.write is not None:
                 row.write(self, new & M64)
         r.write_x(ci.rd, old)
-        return True
+        return row
 
     def _mret(self) -> None:
         m = self.m
@@ -601,8 +602,8 @@ class Hart:
     # ------------------------------------------------------------------ memory views
     def _insn_at(self, va: int) -> tuple[int | None, int]:
         """The instruction at virtual address `va` as the hart sees it now."""
-        if self.virtual_m:
-            return mmu.fetch_insn(self.ram, 0, va)
+        if self.virtual_m:                     # identity-mapped
+            return mmu.insn_at_physical(self.ram, va)
         r = self.regs
         satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
         if va >> 63 and satp:
