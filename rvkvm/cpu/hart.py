@@ -186,6 +186,8 @@ class Hart:
         """Make Unicorn run `new_priv`: virtual M (Unicorn S, bare, TVM/TSR) or real S/U."""
         r = self.regs
         new_vm = new_priv == PRV_M
+        if new_vm and self.virtual_m and not force:
+            return                             # M to M: nothing in Unicorn changes
         if new_vm != self.virtual_m or force:
             if new_vm:
                 if not force:
@@ -293,7 +295,8 @@ class Hart:
 
     def pending_enabled(self) -> int:
         self._sync_sip()
-        return (self.m.mip_sw | self.m.mip_lines) & self.read_mie()
+        pending = self.m.mip_sw | self.m.mip_lines
+        return pending & self.read_mie() if pending else 0
 
     def present_interrupts(self, force: bool = False) -> None:
         """Show Unicorn the delegated S-level interrupts (taken natively); nothing in M."""
@@ -328,17 +331,8 @@ class Hart:
         priv = self.priv
         deleg = m.mideleg if trap.interrupt else m.medeleg
         if priv <= PRV_S and deleg >> trap.cause & 1:
-            old = r.csr_read(rc.UC_RISCV_REG_MSTATUS)
-            ucms = old & ~(MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE)
-            if priv == PRV_S:
-                ucms |= MSTATUS_SPP
-            if old & MSTATUS_SIE:
-                ucms |= MSTATUS_SPIE
-            r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
-            r.csr_write(rc.UC_RISCV_REG_SCAUSE, trap.mcause)
-            r.csr_write(rc.UC_RISCV_REG_SEPC, trap.epc)
-            r.csr_write(rc.UC_RISCV_REG_STVAL, trap.tval)
-            target, tvec = PRV_S, r.csr_read(rc.UC_RISCV_REG_STVEC)
+            self._enter_s(trap, priv)
+            return
         elif self.firmware is not None:
             self._trace(trap, priv, PRV_M, "firmware")
             self.firmware.handle_trap(self, trap)
@@ -358,11 +352,33 @@ class Hart:
             self.die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself", trap.epc)
         if target != priv:
             self._switch_level(target)
-        elif target == PRV_M:
-            self._write_uc_mstatus(r.csr_read(rc.UC_RISCV_REG_MSTATUS))
         r.write(PC, vector)
         self.stats[trap.name] += 1
         self._trace(trap, priv, target)
+
+    def _enter_s(self, trap: Trap, priv: int) -> None:
+        """Trap entry to S from S or U: the hot path of a kernel's page faults and
+        syscalls, so four engine calls (PRIV=M to reach the CSRs, two reads, one batch)."""
+        r = self.regs
+        r.write(PRIV, PRV_M)
+        ms = r.read(rc.UC_RISCV_REG_MSTATUS)
+        tvec = r.read(rc.UC_RISCV_REG_STVEC)
+        ucms = ms & ~(MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE)
+        if priv == PRV_S:
+            ucms |= MSTATUS_SPP
+        if ms & MSTATUS_SIE:
+            ucms |= MSTATUS_SPIE
+        vector = tvec & ~3
+        if trap.interrupt and tvec & 1:
+            vector += 4 * trap.cause
+        if not trap.interrupt and trap.epc == vector and trap.cause != EXC_BREAKPOINT:
+            r.write(PRIV, priv)
+            self.die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself", trap.epc)
+        r.write_batch(((rc.UC_RISCV_REG_MSTATUS, ucms), (rc.UC_RISCV_REG_SCAUSE, trap.mcause),
+                       (rc.UC_RISCV_REG_SEPC, trap.epc), (rc.UC_RISCV_REG_STVAL, trap.tval),
+                       (PRIV, PRV_S), (PC, vector)))
+        self.stats[trap.name] += 1
+        self._trace(trap, priv, PRV_S)
 
     def _trace_native_interrupt(self) -> None:
         """Unicorn takes S-level interrupts itself, unseen: report one after the fact

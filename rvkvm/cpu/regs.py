@@ -23,6 +23,9 @@ SP = rc.UC_RISCV_REG_SP
 
 uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+uclib.uc_reg_write_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+BATCH_MAX = 16
 
 
 def gpr(n: int) -> int:
@@ -46,6 +49,22 @@ class RegisterFile:
         self._all_ids = (ctypes.c_int * 32)(*[X0 + i for i in range(32)])
         self._all_ptrs = (ctypes.c_void_p * 32)(
             *[ctypes.addressof(self._all) + 8 * i for i in range(32)])
+
+        self._wids = (ctypes.c_int * BATCH_MAX)()
+        self._wvals = (ctypes.c_uint64 * BATCH_MAX)()
+        self._wptrs = (ctypes.c_void_p * BATCH_MAX)(
+            *[ctypes.addressof(self._wvals) + 8 * i for i in range(BATCH_MAX)])
+
+    def write_batch(self, pairs) -> None:
+        """Write (register, value) pairs in order, in one call. Include (PRIV, 3) first
+        to reach M CSRs and (PRIV, p) after them to drop back: Unicorn applies them in
+        order."""
+        n = 0
+        for reg, value in pairs:
+            self._wids[n] = reg
+            self._wvals[n] = value & M64
+            n += 1
+        uclib.uc_reg_write_batch(self._h, self._wids, self._wptrs, n)
 
     def read(self, reg: int) -> int:
         self._rr(self._h, reg, self._vref)
