@@ -3,11 +3,12 @@
 Levels and who runs them (see ../shared/notes/h-on-unicorn.md for why):
 - S and U code runs in Unicorn's S and U modes, translated by Unicorn's own MMU.
 - Guest M-mode code (bare-metal programs, real firmware) runs in Unicorn's *S*-mode
-  with bare translation: "virtual M". Unicorn's real M-mode would execute `mret`,
-  and writes of the spec's TW/TSR, invisibly; from S-mode every M-CSR access and
-  every `mret` traps, so Python keeps the whole M-level state with spec semantics.
-  While in virtual M, Unicorn's TVM and TSR are set (satp, sfence.vma and sret trap
-  too), no interrupt is presented to Unicorn, and Unicorn's satp is 0.
+  under an identity page table (mmode_map.py): "virtual M". Unicorn's real M-mode
+  would execute `mret`, and writes of the spec's TW/TSR, invisibly; from S-mode every
+  M-CSR access and every `mret` traps, so Python keeps the whole M-level state with
+  spec semantics. While in virtual M, Unicorn's TVM and TSR are set (satp,
+  sfence.vma and sret trap too), no interrupt is presented to Unicorn, and the
+  guest's own satp waits in `MState.satp`.
 - When no guest code serves M (a Linux kernel booted without --bios), a Python
   `firmware` object serves traps to M: the SBI.
 
@@ -108,6 +109,7 @@ class Hart:
         self._mmap: MachineModeMap | None = None
         self._kernel_code_pages: dict[tuple[int, int], int] = {}
         self._last_s_entry = (0, 0)             # for tracing engine-taken interrupts
+        self._sw_pending_changed = False        # an SBI call changed mip_sw
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         # No UC_HOOK_MEM_UNMAPPED: merely installing it made every guest access 2.6x
         # slower under paging. Accesses to nowhere are reconstructed after the run.
@@ -284,6 +286,7 @@ class Hart:
         """Firmware-side mip writes (STIP for the SBI timer, SSIP for IPIs)."""
         self._sync_sip()
         self.m.mip_sw = (self.m.mip_sw | bits) if level else (self.m.mip_sw & ~bits)
+        self._sw_pending_changed = True
 
     def _sync_sip(self) -> None:
         """S code sets and clears sip.SSIP natively in Unicorn's mip: fold it back."""
@@ -426,9 +429,11 @@ class Hart:
         if intno == 8:                         # ecall
             if priv == PRV_S and self.firmware is not None and not (self.m.medeleg >> 9 & 1):
                 self.stats["sbi_call"] += 1
+                self._sw_pending_changed = False
                 self.firmware.ecall(self)
                 r.write(PC, pc)                # resume after ecall; makes Unicorn re-check mip
-                self.present_interrupts()
+                if self._sw_pending_changed:   # set_timer, IPIs
+                    self.present_interrupts()
                 return
             cause = {PRV_U: EXC_ECALL_U, PRV_S: EXC_ECALL_S, PRV_M: EXC_ECALL_M}[priv]
             self.take_trap(Trap(cause, epc))
