@@ -6,7 +6,7 @@ object through the SbiHost interface, so the hypervisor can serve guests with th
 """
 from __future__ import annotations
 
-from ..cpu.constants import MIP_SSIP, MIP_STIP, PRV_S
+from ..cpu.constants import MIP_SSIP, MIP_STIP
 from ..cpu.trap import Trap
 from .. import sbi
 

@@ -158,7 +158,6 @@ class VirtMachine:
         cfg = self.config
         initrd = None
         ram_end = self.ram.end
-        dtb_limit = ram_end
         if cfg.initrd:
             # as QEMU: halfway into RAM for small machines, else at 128 MiB
             start = self.ram.base + min(self.ram.size // 2, 128 << 20)
