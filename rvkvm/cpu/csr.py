@@ -100,6 +100,10 @@ def build_table() -> dict[int, Csr]:
         add(f"pmpcfg{i}", _pmp_reader("pmpcfg", i // 2), _pmp_writer("pmpcfg", i // 2, M64))
     for i in range(64):
         add(f"pmpaddr{i}", _pmp_reader("pmpaddr", i), _pmp_writer("pmpaddr", i, PMPADDR_MASK))
+    # no debug triggers: tselect/tdata* exist (riscv-tests and firmware probe them) and
+    # tdata1 reads 0, "no trigger at this index" (debug spec 5.7.2)
+    for name in ("tselect", "tdata1", "tdata2", "tdata3"):
+        add(name, _const(0), lambda h, v: None)
     add("time", lambda h: h.read_time())
     add("satp", lambda h: h.read_satp(), lambda h, v: h.write_satp(v))
     return t

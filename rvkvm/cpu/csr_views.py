@@ -114,12 +114,16 @@ class CsrViews:
         self._sw_pending_changed = True
 
     def _sync_sip(self) -> None:
-        """S code sets and clears sip.SSIP natively in Unicorn's mip: fold it back."""
+        """S code sets and clears sip.SSIP natively in Unicorn's mip: fold such a change
+        back. Only a change from what Python presented counts: right after virtual M
+        (which presents nothing) Unicorn's 0 is not S clearing the bit."""
         if self.virtual_m or self._presented_mip < 0:
             return
         uc_mip = self.regs.csr_read(rc.UC_RISCV_REG_MIP)
-        deleg_ssip = MIP_SSIP & self.m.mideleg
-        self.m.mip_sw = (self.m.mip_sw & ~deleg_ssip) | (uc_mip & deleg_ssip)
+        changed = (uc_mip ^ self._presented_mip) & MIP_SSIP & self.m.mideleg
+        if changed:
+            self.m.mip_sw ^= changed
+            self._presented_mip ^= changed
 
     def pending_enabled(self) -> int:
         self._sync_sip()

@@ -1,0 +1,64 @@
+"""The hart's own behaviour, in-process: trap routing, CSR views, interrupt state
+across virtual-M transitions. Guests are tiny programs under tests/guests/."""
+import io
+
+from conftest import GUESTS_DIR, IMAGES_DIR
+
+from rvkvm.cpu.constants import MIP_SSIP, MIP_STIP, PRV_M, PRV_S
+from rvkvm.cpu.csr import CSR_TABLE
+from rvkvm.cpu.csr_names import CSR_NUMBERS
+from rvkvm.machine.virt import MachineConfig, VirtMachine
+
+
+def machine(path, **config):
+    m = VirtMachine(MachineConfig(console_out=io.BytesIO(), **config))
+    m.load(str(path))
+    return m
+
+
+def test_ssip_set_by_m_survives_mret_to_s():
+    # M sets mip.SSIP, delegates it and mrets to S; S's wfi must fall through and
+    # sip must still show it (regression: the pending bit was lost on leaving M)
+    m = machine(GUESTS_DIR / "ssip_to_s.elf")
+    result = m.run(timeout=10)
+    assert (result.status, result.reason) == (0, "poweroff")
+
+
+def test_guest_m_code_runs_in_virtual_m():
+    m = machine(IMAGES_DIR / "hello.elf")
+    assert m.hart.priv == PRV_M and m.hart.virtual_m
+    assert m.run(timeout=10).status == 0
+
+
+def test_linux_without_bios_starts_in_s_with_python_firmware(shared_dir):
+    m = machine(shared_dir / "linux" / "poweroff" / "Image")
+    assert m.hart.priv == PRV_S and not m.hart.virtual_m
+    assert m.firmware is not None
+    # what firmware hands over: S interrupts delegated, time readable from S
+    assert m.hart.m.mideleg == 0x222 and m.hart.m.mcounteren & 2
+
+
+def test_mip_rmw_uses_software_seip_not_the_plic_line():
+    m = machine(IMAGES_DIR / "hello.elf")
+    h = m.hart
+    h.set_irq(9, True)                          # the PLIC drives SEIP
+    mip = CSR_TABLE[CSR_NUMBERS["mip"]]
+    assert mip.read(h) & (1 << 9)               # a read shows the line...
+    assert not mip.rmw_read(h) & (1 << 9)       # ...csrrs/csrrc modify only the sw bit
+    h.set_irq(9, False)
+    assert not mip.read(h) & (1 << 9)
+
+
+def test_firmware_timer_raises_stip_at_the_deadline():
+    m = machine(IMAGES_DIR / "hello.elf")
+    from rvkvm.machine.firmware import PythonFirmware
+    fw = PythonFirmware(m)
+    m.firmware = fw
+    fw.set_timer(m.clint.mtime() + 10**9)       # far away: not pending
+    assert not m.hart.m.mip_sw & MIP_STIP
+    fw.set_timer(0)                             # in the past: pending at once
+    assert m.hart.m.mip_sw & MIP_STIP
+    fw.set_timer(m.clint.mtime() + 10**9)       # re-arming clears it, as SBI requires
+    assert not m.hart.m.mip_sw & MIP_STIP
+    fw.send_ipi([0])
+    assert m.hart.m.mip_sw & MIP_SSIP
