@@ -4,18 +4,16 @@ as a wrong counter, a wrong sum or a pointer chase that is off by a step."""
 import gc
 import struct
 import threading
-import time
 
 import pytest
-from unicorn import UC_ARCH_RISCV, UC_HOOK_CODE, UC_MODE_RISCV64, UC_PROT_ALL, UC_PROT_READ, \
+from unicorn import UC_ARCH_RISCV, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_RISCV64, UC_PROT_ALL, UC_PROT_READ, \
     UC_PROT_WRITE, Uc
 from unicorn.riscv_const import (UC_RISCV_REG_A1, UC_RISCV_REG_A2,
                                  UC_RISCV_REG_A5, UC_RISCV_REG_A6, UC_RISCV_REG_PC,
                                  UC_RISCV_REG_S0, UC_RISCV_REG_S1, UC_RISCV_REG_T1)
 
 from rvkvm.cpu import slicer as slicer_mod
-from rvkvm.cpu.slicer import (ExitSlicer, NativeSlicer, PythonSlicer, exit_switch,
-                              exit_switch_available, make_slicer, native_available)
+from rvkvm.cpu.slicer import NativeSlicer, PythonSlicer, make_slicer, native_available
 from rvkvm.errors import RvkvmError
 
 CODE = 0x8000_0000
@@ -61,6 +59,15 @@ LOOP = [
 ]
 DONE_PC = CODE + 4 * len(LOOP)
 ADDI_S0_PC = CODE + 4 * 7
+# The loop as a machine runs it: a trap first in every iteration, an ecall whose
+# interrupt hook writes pc back as rvkvm's trap handlers do, and two blocks (split by a
+# jump). On Unicorn 2.1.4 a pc write from a hook leaves a flag set for the rest of the
+# run (uc_struct.skip_sync_pc_on_exit) that makes the next stop keep the pc the engine
+# last stored instead of restoring it; chained blocks do not store pc, so a stop that
+# did not sync pc itself would resume at the first block and run the AMO twice.
+ECALL, J_NEXT = 0x00000073, 0x0040006F          # ecall; j .+4 (objdump: 00000073, 0040006f)
+TRAPPING_LOOP = [ECALL] + LOOP[:2] + [J_NEXT] + LOOP[2:8] + [b_type(-40, S1, S0, 1, 0x63), LOOP[9]]
+TRAPPING_DONE_PC = CODE + 4 * len(TRAPPING_LOOP)
 
 
 def test_encoder_matches_the_assembler():
@@ -69,22 +76,19 @@ def test_encoder_matches_the_assembler():
                     0x00138393, 0x00763423, 0x00140413, 0xFE9410E3, 0x10500073]
 
 
-def test_the_exit_switch_probe_is_the_program_it_says():
-    T0, A0, J_NEXT = 5, 10, 0x0040006F             # j .+4 (objdump: 0040006f)
-    assert slicer_mod._PROBE_WORDS == (
-        s_type(0, T0, A0, 3, 0x23), i_type(1, T1, 0, T1, 0x13), s_type(8, T1, A0, 3, 0x23),
-        J_NEXT, i_type(1, T2, 0, T2, 0x13), 0x10500073)
-
-
 def node(i):
     return RING + (i % RING_LEN) * NODE_STRIDE
 
 
-def make_guest(iterations):
+def make_guest(iterations, program=LOOP):
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
     uc.mem_map(CODE, 0x1_0000, UC_PROT_ALL)
     uc.mem_map(DATA, 0x1_0000, UC_PROT_READ | UC_PROT_WRITE)
-    uc.mem_write(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
+    uc.mem_write(CODE, b"".join(struct.pack("<I", w) for w in program))
+    if program is TRAPPING_LOOP:
+        def resume_after_ecall(uc_, intno, _):
+            uc_.reg_write(UC_RISCV_REG_PC, uc_.reg_read(UC_RISCV_REG_PC))
+        uc.hook_add(UC_HOOK_INTR, resume_after_ecall)
     for i in range(RING_LEN):
         uc.mem_write(node(i), struct.pack("<QQ", node(i + 1), 0))
     for reg, value in ((UC_RISCV_REG_A1, COUNTER), (UC_RISCV_REG_T1, 1), (UC_RISCV_REG_A2, node(0)),
@@ -97,8 +101,8 @@ def u64(uc, addr):
     return struct.unpack("<Q", uc.mem_read(addr, 8))[0]
 
 
-def assert_exact_final_state(uc, n):
-    assert uc.reg_read(UC_RISCV_REG_PC) == DONE_PC
+def assert_exact_final_state(uc, n, done_pc=DONE_PC):
+    assert uc.reg_read(UC_RISCV_REG_PC) == done_pc
     assert uc.reg_read(UC_RISCV_REG_S0) == n
     assert u64(uc, COUNTER) == n
     assert uc.reg_read(UC_RISCV_REG_A6) == n * (n - 1) // 2
@@ -110,104 +114,46 @@ def assert_exact_final_state(uc, n):
         assert u64(uc, node(i) + 8) == visits[i], f"node {i}"
 
 
-def run_to_wfi(slicer, uc):
+def run_to_wfi(slicer, uc, done_pc=DONE_PC):
     results = []
     pc = CODE
     while True:
         results.append(slicer.run(pc))
         pc = uc.reg_read(UC_RISCV_REG_PC)
-        if pc == DONE_PC:
+        if pc == done_pc:
             return results
 
 
-# Both native slicers; the exit switch only where its self-check passed.
-NATIVE_SLICERS = [
-    pytest.param(ExitSlicer, id="native-exit", marks=pytest.mark.skipif(
-        not exit_switch_available(), reason=f"exit switch unavailable: {exit_switch()[1]}")),
-    pytest.param(NativeSlicer, id="native-block", marks=pytest.mark.skipif(
-        not native_available(), reason="the block hook is not built (pip install -e .)")),
-]
-
-
-def test_native_slicer_is_built():
+def test_native_slicer_is_built(monkeypatch):
+    monkeypatch.delenv("RVKVM_SLICER", raising=False)
     assert native_available(), "run `pip install -e .` (or setup.py build_ext --inplace) first"
-
-
-def test_the_exit_switch_is_proven_on_the_pinned_unicorn(monkeypatch):
-    # unicorn==2.1.4 is pinned: its self-check must pass, or rvkvm silently runs at
-    # the block hook's speed. Elsewhere the reason says what did not match.
-    offset, why = exit_switch()
-    assert offset is not None, why
-    monkeypatch.delenv("RVKVM_SLICER", raising=False)
-    with make_slicer(make_guest(1)) as slicer:
-        assert slicer.kind == "native-exit"
-
-
-def test_the_exit_switch_moves_a_mid_block_stop_to_the_next_block():
-    # What the self-check relies on, shown directly: a stop from a store hook in the
-    # middle of a block rolls pc back onto the store that already ran, unless the
-    # switch is on; then the rest of the block runs once and pc is the next block.
-    offset, why = exit_switch()
-    if offset is None:
-        pytest.skip(why)
-    assert slicer_mod._stop_in_a_store(Uc(UC_ARCH_RISCV, UC_MODE_RISCV64), None) == \
-        (slicer_mod._PROBE_CODE, 0, 0)
-    assert slicer_mod._stop_in_a_store(Uc(UC_ARCH_RISCV, UC_MODE_RISCV64), offset) == \
-        (slicer_mod._PROBE_NEXT_BLOCK, 1, 0)
-
-
-def test_an_unrecognized_library_leaves_the_switch_alone(monkeypatch):
-    monkeypatch.setattr(slicer_mod, "_exported_code", lambda name, size=32: b"\x90" * size)
-    offset, why = slicer_mod._prove_exit_switch()
-    assert offset is None and "expected code" in why
-
-
-def test_a_failed_self_check_falls_back_to_the_block_hook(monkeypatch):
-    monkeypatch.delenv("RVKVM_SLICER", raising=False)
-    monkeypatch.setattr(slicer_mod, "_exit_switch", (None, "pretend the layout did not match"))
     uc = make_guest(1)
-    with pytest.raises(RvkvmError, match="pretend the layout"):
-        ExitSlicer(uc)
     with make_slicer(uc) as slicer:
-        assert slicer.kind == "native-block"
-    monkeypatch.setattr(slicer_mod, "native_library", lambda: None)
-    assert make_slicer(uc).kind == "python"
+        assert slicer.kind == "native"
 
 
-@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
-def test_native_slicers_keep_the_guest_exact_across_thousands_of_slices(slicer_class):
+def test_native_slicer_keeps_the_guest_exact_across_thousands_of_slices():
     n = 15_000_000                 # ~0.6 s of guest time
     uc = make_guest(n)
-    with slicer_class(uc, slice_seconds=0.0002) as slicer:
+    with NativeSlicer(uc, slice_seconds=0.0002) as slicer:
         results = run_to_wfi(slicer, uc)
         assert len(results) > 1000, "too few slices to test anything: raise n"
-        # every slice but the last ended by a tick; the last one by WFI (the exit
-        # slicer reports a tick that races with the WFI as a tick)
-        assert all(results[:-1])
-        assert results[-1] is False or slicer_class is ExitSlicer
-        assert slicer.stops == sum(results)
+        # every slice but the last ended by a tick; the last one by WFI
+        assert all(results[:-1]) and results[-1] is False
+        assert slicer.stops == len(results) - 1
     assert_exact_final_state(uc, n)
 
 
-def test_the_ticker_fires_again_while_a_slice_goes_on():
-    # A stop the engine drops (one racing with the start of emu_start) is made up for
-    # a period later; nothing fires between slices.
-    fired = []
-    ticker = slicer_mod._Ticker(0.01, lambda: fired.append(time.monotonic()))
-    try:
-        ticker.slice_begins()
-        began = time.monotonic()
-        time.sleep(0.1)
-        ticker.slice_ends()
-        time.sleep(0.03)               # a fire decided just before slice_ends may land now
-        during = len(fired)
-        assert during >= 3
-        assert fired[0] - began >= 0.01 * 0.9
-        assert all(b - a >= 0.01 * 0.9 for a, b in zip(fired, fired[1:]))
-        time.sleep(0.05)
-        assert len(fired) == during
-    finally:
-        ticker.close()
+def test_native_slicer_stays_exact_when_a_trap_hook_writes_pc_in_every_slice():
+    # What a machine does: every slice runs trap hooks that write pc, then ticks.
+    n = 200_000                    # ~0.5 s: one Python hook call per iteration
+    uc = make_guest(n, TRAPPING_LOOP)
+    with NativeSlicer(uc, slice_seconds=0.0002) as slicer:
+        results = run_to_wfi(slicer, uc, TRAPPING_DONE_PC)
+        assert len(results) > 1000, "too few slices to test anything: raise n"
+        assert all(results[:-1]) and results[-1] is False
+        assert slicer.stops == len(results) - 1
+    assert_exact_final_state(uc, n, TRAPPING_DONE_PC)
 
 
 def test_python_slicer_keeps_the_guest_exact_across_thousands_of_slices():
@@ -250,10 +196,9 @@ def test_python_slicer_request_stop():
     assert slicer.stops == 2
 
 
-@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
-def test_native_request_stop_from_a_callback_ends_at_the_next_block(slicer_class):
+def test_native_request_stop_from_a_callback_ends_at_the_next_block():
     uc = make_guest(1_000_000)
-    with slicer_class(uc, slice_seconds=60) as slicer:    # no tick during the test
+    with NativeSlicer(uc, slice_seconds=60) as slicer:    # no tick during the test
         def on_addi(uc_, address, size, _):
             if uc_.reg_read(UC_RISCV_REG_S0) == 10:
                 slicer.request_stop()
@@ -266,11 +211,10 @@ def test_native_request_stop_from_a_callback_ends_at_the_next_block(slicer_class
         assert slicer.stops == 1
 
 
-@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
-def test_two_engines_slice_independently(slicer_class):
+def test_two_engines_slice_independently():
     n = 50_000
     uc_a, uc_b = make_guest(n), make_guest(n)
-    with slicer_class(uc_a, slice_seconds=60) as a, slicer_class(uc_b, slice_seconds=60) as b:
+    with NativeSlicer(uc_a, slice_seconds=60) as a, NativeSlicer(uc_b, slice_seconds=60) as b:
         a.request_stop()
         assert b.run(CODE) is False                # b runs to its WFI, untouched by a's request
         assert b.stops == 0
@@ -281,12 +225,11 @@ def test_two_engines_slice_independently(slicer_class):
         assert_exact_final_state(uc_a, n)
 
 
-@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
-def test_close_stops_the_ticker_and_a_later_run_starts_one(slicer_class):
+def test_close_stops_the_ticker_and_a_later_run_starts_one():
     n = 15_000_000
     uc = make_guest(n)
     before = threading.active_count()
-    slicer = slicer_class(uc, slice_seconds=0.0002)
+    slicer = NativeSlicer(uc, slice_seconds=0.0002)
     assert threading.active_count() == before + 1
     slicer.close()
     slicer.close()                                 # idempotent
@@ -298,11 +241,10 @@ def test_close_stops_the_ticker_and_a_later_run_starts_one(slicer_class):
     assert_exact_final_state(uc, n)
 
 
-@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
-def test_forgotten_slicers_do_not_leak_ticker_threads(slicer_class):
+def test_forgotten_slicers_do_not_leak_ticker_threads():
     before = threading.active_count()
     for _ in range(20):
-        slicer_class(make_guest(1), slice_seconds=60)
+        NativeSlicer(make_guest(1), slice_seconds=60)
     gc.collect()
     assert threading.active_count() == before
 
@@ -311,13 +253,9 @@ def test_environment_forces_the_slicer(monkeypatch):
     uc = make_guest(1)
     monkeypatch.setenv("RVKVM_SLICER", "python")
     assert make_slicer(uc).kind == "python"
-    for forced in ("native-block", "native-exit"):
-        monkeypatch.setenv("RVKVM_SLICER", forced)
-        with make_slicer(uc, prefer_native=False) as s:
-            assert s.kind == forced
-    monkeypatch.setenv("RVKVM_SLICER", "native")      # the best native one
+    monkeypatch.setenv("RVKVM_SLICER", "native")
     with make_slicer(uc, prefer_native=False) as s:
-        assert s.kind == ("native-exit" if exit_switch_available() else "native-block")
+        assert s.kind == "native"
     monkeypatch.setenv("RVKVM_SLICER", "fast")
     with pytest.raises(RvkvmError):
         make_slicer(uc)
@@ -325,16 +263,13 @@ def test_environment_forces_the_slicer(monkeypatch):
     assert make_slicer(uc, prefer_native=False).kind == "python"
 
 
-def test_without_the_extension_the_block_hook_cannot_be_made(monkeypatch):
+def test_without_the_extension_the_python_slicer_is_chosen(monkeypatch):
     monkeypatch.delenv("RVKVM_SLICER", raising=False)
     monkeypatch.setattr(slicer_mod, "native_library", lambda: None)
     uc = make_guest(1)
+    assert make_slicer(uc).kind == "python"
     with pytest.raises(RvkvmError):
         NativeSlicer(uc)
-    # the exit switch needs no compiler
-    expected = "native-exit" if exit_switch_available() else "python"
-    with make_slicer(uc) as slicer:
-        assert slicer.kind == expected
 
 
 def test_the_guest_detects_an_asynchronous_stop():

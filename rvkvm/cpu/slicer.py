@@ -2,43 +2,40 @@
 
 On Unicorn 2.1.4 every asynchronous stop (uc.emu_stop() from another thread,
 emu_start(timeout=), a cross-thread MIP write) is noticed after a guest load/store
-and leaves pc on that instruction, so resuming executes it again. Three safe ways
-to end a slice, best first (make_slicer picks one; `kind` says which):
+and leaves pc on that instruction, so resuming executes it again. Two safe ways
+to end a slice:
 
-- ExitSlicer, "native-exit": turns off the per-load/store stop check on the
-  engine (uc_struct.no_exit_request, see "the exit switch" below), after which a
-  ticker thread may call uc_emu_stop() directly: the stop lands at the start of
-  the next translated block. Costs nothing per block; needs no compiler, but
-  needs a self-check to pass on the installed Unicorn.
-- NativeSlicer, "native-block": a ticker thread only sets a flag; a C
-  UC_HOOK_BLOCK callback (_slicehook.c, built by setup.py) turns it into
-  uc_emu_stop() at the next block boundary. Unicorn calls the hook on every
-  block executed: ~0.65x raw speed on a tight loop.
-- PythonSlicer, "python": emu_start(count=N). The count hook stops before an
-  instruction, which is safe, but costs ~8x in speed, and a requested stop can
-  only take effect when the count runs out.
+- NativeSlicer: a ticker thread only sets a flag; a C UC_HOOK_BLOCK callback
+  (_slicehook.c, built by setup.py) turns it into uc_emu_stop() at the next block
+  boundary, before any instruction of that block runs.
+- PythonSlicer (no compiler, or RVKVM_SLICER=python): emu_start(count=N). The
+  count hook stops before an instruction, which is safe, but costs ~8x in speed,
+  and a requested stop can only take effect when the count runs out.
+
+Tried and rejected, though free (bench/mips.py 1.07x raw instead of ~0.66x): set
+Unicorn's private uc_struct.no_exit_request, which drops the per-load/store checks,
+and let the ticker call uc_emu_stop(). Stops then land at block starts (once the
+skip_sync_pc_on_exit flag, left set by any hook's pc write, is cleared), but Unicorn
+2.1.4 reports a store to unmapped memory only through that same per-access check:
+without it the rest of the block runs after the faulting store (images/exceptions.elf,
+check 51). Hooks that would restore precision (UC_HOOK_MEM_*_UNMAPPED) make every
+guest access ~5x slower under paging.
 """
 from __future__ import annotations
 
 import ctypes
 import importlib.util
 import os
-import platform
-import re
 import threading
 import time
 import weakref
 
-from unicorn import (UC_ARCH_RISCV, UC_HOOK_BLOCK, UC_HOOK_MEM_WRITE, UC_MODE_RISCV64,
-                     UC_PROT_ALL, UC_PROT_READ, UC_PROT_WRITE, Uc, UcError)
-from unicorn.riscv_const import (UC_RISCV_REG_A0, UC_RISCV_REG_PC, UC_RISCV_REG_T1,
-                                 UC_RISCV_REG_T2)
+from unicorn import UC_HOOK_BLOCK, UcError
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from ..errors import RvkvmError
 
 ENV_VAR = "RVKVM_SLICER"
-CHOICES = ("native", "native-exit", "native-block", "python")   # "native": the best native one
 DEFAULT_SLICE_SECONDS = 0.002
 # Unicorn runs ~235 M instr/s with an instruction count on a tight loop; real
 # code is slower, so a slice of N instructions lasts about slice_seconds or less.
@@ -61,7 +58,7 @@ class Slicer:
     def request_stop(self) -> None:
         """End the running slice (or the next one) as soon as it is safe.
 
-        Thread-safe, and safe inside Unicorn MMIO/interrupt callbacks."""
+        Thread-safe, and safe inside Unicorn MMIO/interrupt callbacks: it only sets a flag."""
         raise NotImplementedError
 
     def run(self, pc: int) -> bool:
@@ -80,297 +77,7 @@ class Slicer:
         self.close()
 
 
-class _Ticker:
-    """Calls fire() every `period` seconds of a running slice (the first call one
-    period after the slice began; later ones only if the slice is still running).
-
-    Holds no reference to the slicer, so a forgotten slicer can still be
-    collected (a weakref finalizer then closes the ticker)."""
-
-    def __init__(self, period: float, fire):
-        self.period = period
-        self._fire = fire
-        self._running = False
-        self._slice_id = 0
-        self._started = 0.0
-        self._closed = False
-        self._wake = threading.Event()          # a slice began (or close)
-        self._closing = threading.Event()       # interrupts the ticker's sleeps
-        self._thread = threading.Thread(target=self._loop, name="rvkvm-slice-ticker", daemon=True)
-        self._thread.start()
-
-    def slice_begins(self) -> None:
-        self._started = time.monotonic()
-        self._slice_id += 1
-        self._running = True
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def slice_ends(self) -> None:
-        self._running = False
-
-    def close(self) -> None:
-        self._closed = True
-        self._closing.set()
-        self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        fired_for, fired_at = -1, 0.0
-        while not self._closed:
-            if not self._running:
-                # Clear, then look again: a slice_begins() before the clear is seen
-                # by the second look, one after it sets the event again.
-                self._wake.clear()
-                if not self._running:
-                    self._wake.wait()
-                continue
-            slice_id, started = self._slice_id, self._started
-            since = fired_at if fired_for == slice_id else started
-            delay = since + self.period - time.monotonic()
-            if delay > 0:
-                self._closing.wait(delay)
-                continue
-            if self._running and self._slice_id == slice_id:
-                # Firing again a period later covers a stop the engine dropped
-                # (one that raced with the start of emu_start).
-                fired_for, fired_at = slice_id, time.monotonic()
-                self._fire()
-
-
-class _TickedSlicer(Slicer):
-    """A slicer whose slices are ended by a _Ticker, restarted by run() after close()."""
-
-    def __init__(self, uc, slice_seconds: float):
-        super().__init__(uc)
-        self.slice_seconds = slice_seconds
-        self._ticker = None
-        self._finalizer = None
-        self._start_ticker()
-
-    def _make_fire(self):
-        """The ticker's callback: must not refer to self (see _Ticker)."""
-        raise NotImplementedError
-
-    def _start_ticker(self) -> None:
-        self._ticker = _Ticker(self.slice_seconds, self._make_fire())
-        self._finalizer = weakref.finalize(self, self._ticker.close)
-
-    def _run_ticked(self, pc: int) -> None:
-        if self._ticker is None:              # closed, then run again
-            self._start_ticker()
-        ticker = self._ticker
-        ticker.slice_begins()
-        try:
-            self.uc.emu_start(pc, 0)
-        finally:
-            ticker.slice_ends()
-
-    def close(self) -> None:
-        """Stop the ticker thread; a later run() starts a new one."""
-        if self._ticker is not None:
-            self._finalizer()
-            self._ticker = None
-
-
-# ----------------------------------------------------------------------------- the exit switch
-#
-# Unicorn 2.1.4 looks for a stop request in generated code at two kinds of places:
-# - at the start of every translated block (gen_tb_start's call of
-#   helper_check_exit_request): nothing of the block has run, so the pc it restores
-#   is exact;
-# - after every guest load/store and UC_HOOK_CODE callback (check_exit_request()):
-#   the same helper then puts pc back on an instruction that has already run.
-# check_exit_request() emits nothing while the engine's private bool
-# uc_struct.no_exit_request is set (Unicorn sets it around ARM IT blocks only). With
-# it set, blocks carry only the first kind of check, so uc_emu_stop() from any thread
-# ends the run at a block start. Side effects on that engine: every stop, from hooks
-# too, lands at the next block start rather than after the current access or
-# instruction, and emu_start(count=N) may run on to the end of a block.
-#
-# Its offset is private, so it is found in the library's own code and then proven:
-# - check_exit_request_riscv64 starts `mov uc(%rdi),%rsi; cmpb $0,no_exit_request(%rsi)`;
-# - uc_emu_stop's UC_INIT test reads init_done, which uc_priv.h declares right after
-#   no_exit_request, and which a fresh engine flips from 0 to 1 when it initializes;
-# - a store hook that stops the run mid-block leaves pc on the store without the
-#   switch and at the next block with it (_stop_in_a_store).
-# Anything unexpected leaves the switch alone: make_slicer then uses the block hook.
-
-_CHECK_EXIT_CODE = re.compile(rb"\A\x48\x8b\xb7(.{4})\x80\xbe(.{4})\x00", re.S)
-_CMPB_RDI_ZERO = re.compile(rb"\x80\xbf(.{4})\x00", re.S)      # cmpb $0x0,disp32(%rdi)
-
-# The self-check's guest: one block with a store in its middle, then a second block.
-_PROBE_CODE, _PROBE_DATA = 0x1_0000, 0x2_0000
-_PROBE_WORDS = (
-    0x00553023,       # sd   t0, 0(a0)       the hook stops the run here
-    0x00130313,       # addi t1, t1, 1       runs only if the stop waits for the block's end
-    0x00653423,       # sd   t1, 8(a0)
-    0x0040006F,       # j    .+4             ends the block
-    0x00138393,       # addi t2, t2, 1       the next block: never reached
-    0x10500073,       # wfi
-)
-_PROBE_NEXT_BLOCK = _PROBE_CODE + 16
-
-
-def _exported_code(name: str, size: int = 32) -> bytes | None:
-    try:
-        function = getattr(uclib, name)
-    except AttributeError:
-        return None
-    return ctypes.string_at(ctypes.cast(function, ctypes.c_void_p).value, size)
-
-
-def _engine_address(uc) -> int:
-    return ctypes.cast(uc._uch, ctypes.c_void_p).value
-
-
-def _engine_bytes(uc, offset: int, count: int):
-    return (ctypes.c_uint8 * count).from_address(_engine_address(uc) + offset)
-
-
-def _locate_exit_switch() -> tuple[int | None, str]:
-    """(offset of uc_struct.no_exit_request, "") or (None, why not)."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return None, f"no known code pattern for {platform.machine()}"
-    check = _exported_code("check_exit_request_riscv64")
-    stop = _exported_code("uc_emu_stop", 16)
-    if check is None or stop is None:
-        return None, "libunicorn exports no check_exit_request_riscv64/uc_emu_stop"
-    found = _CHECK_EXIT_CODE.match(check)
-    init = _CMPB_RDI_ZERO.search(stop)
-    if not found or not init:
-        return None, "check_exit_request_riscv64/uc_emu_stop do not have the expected code"
-    offset = int.from_bytes(found.group(2), "little", signed=True)
-    init_done = int.from_bytes(init.group(1), "little", signed=True)
-    if init_done != offset + 1:
-        return None, f"init_done at {init_done:#x} is not right after {offset:#x}"
-    return offset, ""
-
-
-def _switch_on(uc, offset: int) -> None:
-    uc.ctl_flush_tb()                          # initializes the engine (sets init_done)
-    no_exit_request, init_done = _engine_bytes(uc, offset, 2)
-    if init_done != 1 or no_exit_request not in (0, 1):
-        raise RvkvmError(f"unexpected Unicorn engine layout at {offset:#x}: "
-                         f"{no_exit_request}, {init_done} (expected two bools, 0/1 and 1)")
-    _engine_bytes(uc, offset, 1)[0] = 1
-    uc.ctl_flush_tb()                          # blocks translated before carry per-access checks
-
-
-def _stop_in_a_store(uc, switch_offset: int | None) -> tuple[int, int, int]:
-    """Run the probe on a fresh engine `uc`, stopping it from a hook on its first
-    store. Returns (pc, t1, t2) after emu_start."""
-    uc.mem_map(_PROBE_CODE, 0x1000, UC_PROT_ALL)
-    uc.mem_map(_PROBE_DATA, 0x1000, UC_PROT_READ | UC_PROT_WRITE)
-    uc.mem_write(_PROBE_CODE, b"".join(w.to_bytes(4, "little") for w in _PROBE_WORDS))
-    uc.reg_write(UC_RISCV_REG_A0, _PROBE_DATA)
-    if switch_offset is not None:
-        _switch_on(uc, switch_offset)
-    uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc_, *_: uc_.emu_stop(),
-                begin=_PROBE_DATA, end=_PROBE_DATA)
-    uc.emu_start(_PROBE_CODE, 0)
-    return uc.reg_read(UC_RISCV_REG_PC), uc.reg_read(UC_RISCV_REG_T1), uc.reg_read(UC_RISCV_REG_T2)
-
-
-def _prove_exit_switch() -> tuple[int | None, str]:
-    offset, why = _locate_exit_switch()
-    if offset is None:
-        return None, why
-    try:
-        fresh = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-        before = tuple(_engine_bytes(fresh, offset, 2))
-        fresh.ctl_flush_tb()                   # the known event: lazy initialization
-        after = tuple(_engine_bytes(fresh, offset, 2))
-        if (before, after) != ((0, 0), (0, 1)):
-            return None, (f"bytes at {offset:#x} went {before} -> {after} on initialization, "
-                          "not (0, 0) -> (0, 1)")
-        without = _stop_in_a_store(Uc(UC_ARCH_RISCV, UC_MODE_RISCV64), None)
-        if without != (_PROBE_CODE, 0, 0):
-            return None, (f"without the switch a mid-block stop gave pc/t1/t2 {without}, not the "
-                          "known rollback onto the store: this Unicorn behaves differently")
-        with_switch = _stop_in_a_store(fresh, offset)
-        if with_switch != (_PROBE_NEXT_BLOCK, 1, 0):
-            return None, f"with the switch a mid-block stop gave pc/t1/t2 {with_switch}"
-    except (UcError, RvkvmError) as err:
-        return None, f"self-check failed: {err}"
-    return offset, ""
-
-
-_exit_switch: tuple[int | None, str] | None = None
-
-
-def exit_switch() -> tuple[int | None, str]:
-    """(offset of the engine's no_exit_request, "") once proven on this Unicorn
-    (checked once per process), else (None, why not)."""
-    global _exit_switch
-    if _exit_switch is None:
-        _exit_switch = _prove_exit_switch()
-    return _exit_switch
-
-
-def exit_switch_available() -> bool:
-    return exit_switch()[0] is not None
-
-
-# uc_emu_stop through a prototype that keeps the GIL: a ticker's "set the flag, stop
-# the engine" is then atomic for run(), which reads the flag with the GIL held.
-_uc_emu_stop_keeping_gil = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
-    ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value)
-
-
-class _StopLine:
-    """What the ticker and request_stop() share with ExitSlicer.run()."""
-
-    def __init__(self, uc):
-        self.uc = uc                  # keeps the engine alive while a ticker may fire
-        self._engine = _engine_address(uc)
-        self.requested = False
-
-    def fire(self) -> None:
-        self.requested = True
-        _uc_emu_stop_keeping_gil(self._engine)   # a no-op between runs: run() sees the flag
-
-
-class ExitSlicer(_TickedSlicer):
-    """Stops the engine with uc_emu_stop() from the ticker, with the exit switch on.
-
-    A stop that lands as the run ends for another reason (WFI, an engine error) is
-    still reported as a tick: run() cannot tell them apart."""
-
-    kind = "native-exit"
-
-    def __init__(self, uc, slice_seconds: float = DEFAULT_SLICE_SECONDS):
-        offset, why = exit_switch()
-        if offset is None:
-            raise RvkvmError(f"the exit-switch slicer cannot be used with this Unicorn: {why}")
-        _switch_on(uc, offset)
-        self._line = _StopLine(uc)
-        self._stops = 0
-        super().__init__(uc, slice_seconds)
-
-    def _make_fire(self):
-        return self._line.fire
-
-    @property
-    def stops(self) -> int:
-        return self._stops
-
-    def request_stop(self) -> None:
-        self._line.fire()
-
-    def run(self, pc: int) -> bool:
-        line = self._line
-        if not line.requested:                 # a pending request: no instruction runs
-            self._run_ticked(pc)
-            if not line.requested:
-                return False
-        line.requested = False
-        self._stops += 1
-        return True
-
-
-# ----------------------------------------------------------------------------- block hook
+# ----------------------------------------------------------------------------- native
 
 class SliceState(ctypes.Structure):
     """struct slice_state in _slicehook.c: the hook's per-engine user_data."""
@@ -414,20 +121,76 @@ def native_library():
 
 
 def native_available() -> bool:
-    """Whether the block-hook slicer is built."""
     return native_library() is not None
 
 
-class NativeSlicer(_TickedSlicer):
-    """The ticker sets a flag that a C block hook turns into a stop at a block start."""
+class _Ticker:
+    """Calls fire() once a slice has run for `period` seconds.
 
-    kind = "native-block"
+    Holds no reference to the slicer, so a forgotten slicer can still be
+    collected (a weakref finalizer then closes the ticker)."""
+
+    def __init__(self, period: float, fire):
+        self.period = period
+        self._fire = fire
+        self._running = False
+        self._slice_id = 0
+        self._started = 0.0
+        self._closed = False
+        self._wake = threading.Event()          # a slice began (or close)
+        self._closing = threading.Event()       # interrupts the ticker's sleeps
+        self._thread = threading.Thread(target=self._loop, name="rvkvm-slice-ticker", daemon=True)
+        self._thread.start()
+
+    def slice_begins(self) -> None:
+        self._started = time.monotonic()
+        self._slice_id += 1
+        self._running = True
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def slice_ends(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        self._closed = True
+        self._closing.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        fired_for = -1
+        while not self._closed:
+            if not self._running:
+                # Clear, then look again: a slice_begins() before the clear is seen
+                # by the second look, one after it sets the event again.
+                self._wake.clear()
+                if not self._running:
+                    self._wake.wait()
+                continue
+            slice_id, started = self._slice_id, self._started
+            delay = started + self.period - time.monotonic()
+            if delay > 0:
+                self._closing.wait(delay)
+                continue
+            if slice_id != fired_for and self._running and self._slice_id == slice_id:
+                fired_for = slice_id
+                self._fire()
+            else:
+                self._closing.wait(self.period / 4)   # fired already: wait for the slice to end
+
+
+class NativeSlicer(Slicer):
+    kind = "native"
 
     def __init__(self, uc, slice_seconds: float = DEFAULT_SLICE_SECONDS):
+        super().__init__(uc)
         lib = native_library()
         if lib is None:
             raise RvkvmError("the native slicer is not built (needs a C compiler at install time: "
                              "pip install -e .); use RVKVM_SLICER=python")
+        self.slice_seconds = slice_seconds
         self._state = state = SliceState()
         state.uc_emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         hook_fn = ctypes.cast(lib.rvkvm_slice_block_hook, ctypes.c_void_p).value
@@ -441,14 +204,17 @@ class NativeSlicer(_TickedSlicer):
         # The engine keeps its hooks' objects alive in _callbacks (uc.hook_del drops
         # them); keeping the state there ties its life to the Uc, not to this slicer.
         uc._callbacks[self._hook] = state
-        super().__init__(uc, slice_seconds)
+        self._ticker = None
+        self._finalizer = None
+        self._start_ticker()
 
-    def _make_fire(self):
+    def _start_ticker(self) -> None:
         state = self._state
 
         def fire():
             state.stop_flag = 1
-        return fire
+        self._ticker = _Ticker(self.slice_seconds, fire)
+        self._finalizer = weakref.finalize(self, self._ticker.close)
 
     @property
     def stops(self) -> int:
@@ -458,14 +224,23 @@ class NativeSlicer(_TickedSlicer):
         self._state.stop_flag = 1
 
     def run(self, pc: int) -> bool:
+        if self._ticker is None:              # closed, then run again
+            self._start_ticker()
         stops_before = self._state.stops
-        self._run_ticked(pc)
+        ticker = self._ticker
+        ticker.slice_begins()
+        try:
+            self.uc.emu_start(pc, 0)
+        finally:
+            ticker.slice_ends()
         return self._state.stops != stops_before
 
     def close(self) -> None:
-        """Stop the ticker thread. The hook stays (it costs a call per block);
+        """Stop the ticker thread. The hook stays (it costs one branch per block);
         a later run() starts a new ticker."""
-        super().close()
+        if self._ticker is not None:
+            self._finalizer()
+            self._ticker = None
 
 
 # ----------------------------------------------------------------------------- python
@@ -512,16 +287,11 @@ class PythonSlicer(Slicer):
 
 def make_slicer(uc, slice_seconds: float = DEFAULT_SLICE_SECONDS,
                 prefer_native: bool = True) -> Slicer:
-    """The best slicer that works here: the exit switch if proven on this Unicorn,
-    else the block hook if built, else the Python one (also when not prefer_native).
-    RVKVM_SLICER=native|native-exit|native-block|python overrides the choice."""
+    """The native slicer when built and preferred, else the Python one.
+    RVKVM_SLICER=native|python overrides the preference."""
     forced = os.environ.get(ENV_VAR, "").strip().lower()
-    if forced not in ("",) + CHOICES:
-        raise RvkvmError(f"{ENV_VAR} must be one of {', '.join(CHOICES)}, not {forced!r}")
-    if forced == "python" or (forced == "" and not prefer_native):
-        return PythonSlicer(uc, slice_seconds)
-    if forced == "native-exit" or (forced != "native-block" and exit_switch_available()):
-        return ExitSlicer(uc, slice_seconds)
-    if forced != "" or native_available():
+    if forced not in ("", "native", "python"):
+        raise RvkvmError(f"{ENV_VAR} must be 'native' or 'python', not {forced!r}")
+    if forced == "native" or (forced == "" and prefer_native and native_available()):
         return NativeSlicer(uc, slice_seconds)
     return PythonSlicer(uc, slice_seconds)
