@@ -16,14 +16,18 @@ import io
 import struct
 from dataclasses import dataclass
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.enums import ENUM_E_MACHINE
+from typing import TYPE_CHECKING
 
 from ..errors import LoadError
 from ..machine.layout import KERNEL_OFFSET
 from ..machine.ram import Ram
 from .linux_image import has_image_magic
 from .raw import LoadedKernel, check_fits, read_input
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+# pyelftools is imported where an ELF is opened: it costs 25 ms of every start-up,
+# and a Linux Image boot never needs it.
 
 ELF_MAGIC = b"\x7fELF"
 EHDR64_SIZE = 64
@@ -37,7 +41,11 @@ STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 ELF64_SYM = struct.Struct("<IBBHQQ")   # st_name, st_info, st_other, st_shndx, st_value, st_size
 
-_MACHINE_NAMES = {num: name for name, num in ENUM_E_MACHINE.items() if isinstance(num, int)}
+
+def _machine_name(machine: int) -> str:
+    from elftools.elf.enums import ENUM_E_MACHINE
+    names = {num: name for name, num in ENUM_E_MACHINE.items() if isinstance(num, int)}
+    return names.get(machine, f"e_machine {machine}")
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def open_elf(data: bytes, path: str, what: str = "kernel") -> ELFFile:
         raise LoadError(f"{name}: big-endian ELF; RISC-V ELFs are little-endian")
     machine = struct.unpack_from("<H", data, 18)[0]
     if machine != EM_RISCV:
-        label = _MACHINE_NAMES.get(machine, f"e_machine {machine}")
+        label = _machine_name(machine)
         raise LoadError(f"{name}: ELF for {label}, not RISC-V (EM_RISCV={EM_RISCV})")
     if data[4] == ELFCLASS32:
         raise LoadError(f"{name}: 32-bit (RV32) ELF; rvkvm emulates RV64 only")
@@ -91,6 +99,7 @@ def open_elf(data: bytes, path: str, what: str = "kernel") -> ELFFile:
     if shnum and shoff + shnum * shentsize > len(data):
         raise LoadError(f"{name}: truncated ELF (section headers run past the end of the file)")
     try:
+        from elftools.elf.elffile import ELFFile
         return ELFFile(io.BytesIO(data))
     except Exception as e:   # pyelftools raises assorted errors on garbage
         raise LoadError(f"{name}: corrupt ELF ({_first_line(e)})") from None
