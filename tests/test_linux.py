@@ -180,3 +180,23 @@ def test_terminal_is_restored_after_the_shell(shell_image):
     finally:
         child.close(force=True)
     assert after[3] == before[3], "local modes (ECHO, ICANON) not restored"
+
+
+def test_ctrl_c_goes_to_the_guest_and_ctrl_a_x_quits(shell_image):
+    """In raw mode Ctrl-C interrupts the guest's command, not rvkvm; Ctrl-A x ends
+    rvkvm as it ends QEMU -nographic."""
+    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
+    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
+                          encoding="utf-8", codec_errors="replace", timeout=30)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("sleep 30")
+        time.sleep(0.3)
+        child.send("\x03")                           # the guest's shell gets SIGINT
+        child.expect_exact(PROMPT)
+        assert child.isalive()
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, (child.exitstatus, child.before)

@@ -12,8 +12,12 @@ PANIC_RE = re.compile(rb"Kernel panic - not syncing")
 MATCH_WINDOW = 8192
 
 
+ESCAPE = 0x01                          # Ctrl-A, as QEMU: Ctrl-A x quits, Ctrl-A Ctrl-A sends one
+
+
 class Console:
-    def __init__(self, out=None, expect: str | None = None, on_match=None, on_panic=None):
+    def __init__(self, out=None, expect: str | None = None, on_match=None, on_panic=None,
+                 on_quit=None):
         self._out = out if out is not None else sys.stdout.buffer
         self._expect = re.compile(expect.encode()) if expect else None
         self._on_match = on_match
@@ -24,6 +28,8 @@ class Console:
         self._input = bytearray()
         self._input_lock = threading.Lock()
         self._sinks = []
+        self._on_quit = on_quit
+        self._escaped = False
 
     def write(self, data: bytes) -> None:
         self.captured += data
@@ -62,13 +68,32 @@ class Console:
         except (AttributeError, ValueError, OSError):
             return
         self._restore = None
-        if os.isatty(fd):
+        self._interactive = os.isatty(fd)
+        if self._interactive:
             import termios
             import tty
             saved = termios.tcgetattr(fd)
             tty.setraw(fd)
             self._restore = lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         threading.Thread(target=self._read_loop, args=(fd,), daemon=True).start()
+
+    def _filter_escape(self, data: bytes) -> bytes:
+        """In raw mode Ctrl-C goes to the guest; Ctrl-A x ends rvkvm (as QEMU's -nographic)."""
+        out = bytearray()
+        for byte in data:
+            if self._escaped:
+                self._escaped = False
+                if byte in (ord("x"), ord("X")) and self._on_quit:
+                    self._on_quit()
+                    continue
+                if byte == ESCAPE:
+                    out.append(ESCAPE)
+                continue
+            if byte == ESCAPE:
+                self._escaped = True
+            else:
+                out.append(byte)
+        return bytes(out)
 
     def stop_input(self) -> None:
         restore = getattr(self, "_restore", None)
@@ -84,6 +109,8 @@ class Console:
                 return
             if not data:
                 return
+            if self._interactive:
+                data = self._filter_escape(data)
             if self._sinks:
                 for feed in self._sinks:
                     feed(data)

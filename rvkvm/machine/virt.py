@@ -80,7 +80,8 @@ class VirtMachine:
         self._wake = threading.Event()
         self.console = Console(cfg.console_out, expect=cfg.expect,
                                on_match=lambda: self.request_exit(0, "console matched --expect"),
-                               on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"))
+                               on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
+                               on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"))
         trace = print_trace if "int" in cfg.trace else None
         self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace)
         self.bus = Bus()
