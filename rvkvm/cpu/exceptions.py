@@ -92,9 +92,7 @@ class ExceptionHandling:
             self._mmode_page_fault(intno, epc)
             return
         if intno in DATA_FAULTS:
-            insn, length = self._insn_at(epc)
-            access = decode_mem(insn, length) if insn is not None else None
-            tval = (r.read_x(access.base) + access.offset) & M64 if access else 0
+            access, tval = self._data_access(epc)
             cause = intno
             if intno == EXC_LOAD_MISALIGNED and access and access.is_amo and not access.is_lr:
                 cause = EXC_STORE_MISALIGNED   # Unicorn reports AMOs as loads
@@ -121,10 +119,16 @@ class ExceptionHandling:
                 return
             self.take_trap(Trap(EXC_INSN_ACCESS, epc, epc))
             return
+        _, tval = self._data_access(epc)
+        self.take_trap(Trap(EXC_LOAD_ACCESS if intno == 13 else EXC_STORE_ACCESS, epc, tval))
+
+    def _data_access(self, epc: int):
+        """(the load/store at epc, its address): the trap value Unicorn does not give."""
         insn, length = self._insn_at(epc)
         access = decode_mem(insn, length) if insn is not None else None
-        tval = (self.regs.read_x(access.base) + access.offset) & M64 if access else 0
-        self.take_trap(Trap(EXC_LOAD_ACCESS if intno == 13 else EXC_STORE_ACCESS, epc, tval))
+        if access is None:
+            return None, 0
+        return access, (self.regs.read_x(access.base) + access.offset) & M64
 
     def _on_illegal(self, epc: int, priv: int) -> None:
         insn, length = self._insn_at(epc)
