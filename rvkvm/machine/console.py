@@ -28,13 +28,14 @@ class Console:
         self._input = bytearray()
         self._input_lock = threading.Lock()
         self._sinks = []
+        self._dirty = False
         self._on_quit = on_quit
         self._escaped = False
 
     def write(self, data: bytes) -> None:
         self.captured += data
-        self._out.write(data)
-        self._out.flush()
+        self._out.write(data)                 # flushed by the run loop after each slice
+        self._dirty = True
         if self._expect is None and self._on_panic is None:
             return
         self._tail += data
@@ -47,6 +48,13 @@ class Console:
         if self._on_panic is not None and PANIC_RE.search(self._tail):
             self._on_panic()
             self._on_panic = None
+
+    def flush(self) -> None:
+        """Push output to the host. The run loop calls it between slices (at most a
+        slice late, in order) instead of a write system call per guest character."""
+        if self._dirty:
+            self._dirty = False
+            self._out.flush()
 
     # ---------------------------------------------------------------- input
     def add_input_sink(self, feed) -> None:

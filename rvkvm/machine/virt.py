@@ -196,6 +196,7 @@ class VirtMachine:
                 if t_end is not None and time.monotonic() >= t_end:
                     return RunResult(self.EXIT_TIMEOUT, f"timeout after {timeout:g} s",
                                      hart.dump())
+                self.console.flush()
                 for dev in self.pollables:
                     dev.poll()
                 if self.firmware:
@@ -214,6 +215,7 @@ class VirtMachine:
                 return self._final_result()
             return RunResult(self.EXIT_DIED, f"guest died: {death.reason}", death.dump)
         finally:
+            self.console.flush()
             self.hart.slicer.close()
 
     def stats_report(self, wall: float) -> str:
