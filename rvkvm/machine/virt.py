@@ -118,10 +118,11 @@ class VirtMachine:
         if bios and bios != "none":
             firmware = loaders.load_kernel(bios, self.ram)
             firmware_entry = firmware.entry
-            kaddr = cfg.load_addr if cfg.load_addr is not None else (
-                None if kind == "linux-image" else layout.RAM_BASE + layout.KERNEL_OFFSET)
-            if kind == "elf":
-                kaddr = cfg.load_addr
+            # for the firmware to jump to: an Image at its text_offset and an ELF at its
+            # own addresses (both RAM + 2 MiB for Linux), raw bytes at RAM + 2 MiB
+            kaddr = cfg.load_addr
+            if kaddr is None and kind == "raw":
+                kaddr = layout.RAM_BASE + layout.KERNEL_OFFSET
             self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=kaddr)
         else:
             self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=cfg.load_addr)
@@ -141,7 +142,7 @@ class VirtMachine:
     def _firmware_hands_over(self) -> None:
         """What M-mode firmware sets up before it enters a kernel in S-mode."""
         h = self.hart
-        h.m.medeleg = 0xB1FF               # all but ecall from S/M and access faults' M cases
+        h.m.medeleg = 0xB1FF               # every exception but ecall from S (the SBI) and M
         h.write_mideleg(0x222)
         h.m.mcounteren = 0x7
         h.write_mie(0x222)
