@@ -2,18 +2,43 @@
 slice boundary (what an asynchronous emu_stop does on Unicorn 2.1.4) shows up here
 as a wrong counter, a wrong sum or a pointer chase that is off by a step."""
 import gc
+import itertools
 import struct
 import threading
+import time
 
 import pytest
-from unicorn import UC_ARCH_RISCV, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_RISCV64, UC_PROT_ALL, UC_PROT_READ, \
-    UC_PROT_WRITE, Uc
-from unicorn.riscv_const import (UC_RISCV_REG_A1, UC_RISCV_REG_A2,
-                                 UC_RISCV_REG_A5, UC_RISCV_REG_A6, UC_RISCV_REG_PC,
-                                 UC_RISCV_REG_S0, UC_RISCV_REG_S1, UC_RISCV_REG_T1)
+from unicorn import (
+    UC_ARCH_RISCV,
+    UC_HOOK_CODE,
+    UC_HOOK_INTR,
+    UC_MODE_RISCV64,
+    UC_PROT_ALL,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    Uc,
+)
+from unicorn.riscv_const import (
+    UC_RISCV_REG_A1,
+    UC_RISCV_REG_A2,
+    UC_RISCV_REG_A5,
+    UC_RISCV_REG_A6,
+    UC_RISCV_REG_PC,
+    UC_RISCV_REG_S0,
+    UC_RISCV_REG_S1,
+    UC_RISCV_REG_T1,
+)
 
 from rvkvm.cpu import slicer as slicer_mod
-from rvkvm.cpu.slicer import NativeSlicer, PythonSlicer, make_slicer, native_available
+from rvkvm.cpu.slicer import (
+    ExitSlicer,
+    NativeSlicer,
+    PythonSlicer,
+    exit_switch,
+    exit_switch_available,
+    make_slicer,
+    native_available,
+)
 from rvkvm.errors import RvkvmError
 
 CODE = 0x8000_0000
@@ -59,12 +84,10 @@ LOOP = [
 ]
 DONE_PC = CODE + 4 * len(LOOP)
 ADDI_S0_PC = CODE + 4 * 7
-# The loop as a machine runs it: a trap first in every iteration, an ecall whose
-# interrupt hook writes pc back as rvkvm's trap handlers do, and two blocks (split by a
-# jump). On Unicorn 2.1.4 a pc write from a hook leaves a flag set for the rest of the
-# run (uc_struct.skip_sync_pc_on_exit) that makes the next stop keep the pc the engine
-# last stored instead of restoring it; chained blocks do not store pc, so a stop that
-# did not sync pc itself would resume at the first block and run the AMO twice.
+# The same loop with a trap first in every iteration, an ecall whose interrupt hook
+# writes pc back as rvkvm's trap handlers do (Unicorn then flags its next stop to keep
+# pc as it is: see "the exit switch" in slicer.py), and split in two blocks by a jump,
+# so that a stale pc (the one the hook wrote) would re-run the AMO.
 ECALL, J_NEXT = 0x00000073, 0x0040006F          # ecall; j .+4 (objdump: 00000073, 0040006f)
 TRAPPING_LOOP = [ECALL] + LOOP[:2] + [J_NEXT] + LOOP[2:8] + [b_type(-40, S1, S0, 1, 0x63), LOOP[9]]
 TRAPPING_DONE_PC = CODE + 4 * len(TRAPPING_LOOP)
@@ -74,6 +97,13 @@ def test_encoder_matches_the_assembler():
     # words from riscv64-unknown-elf-objdump of the same source
     assert LOOP == [0x0065B72F, 0x00E80833, 0x00063603, 0x00C787B3, 0x00863383,
                     0x00138393, 0x00763423, 0x00140413, 0xFE9410E3, 0x10500073]
+
+
+def test_the_exit_switch_probe_is_the_program_it_says():
+    A0 = 10
+    assert slicer_mod._PROBE_WORDS == (
+        ECALL, i_type(1, S0, 0, S0, 0x13), s_type(0, S0, A0, 3, 0x23), J_NEXT,
+        i_type(1, T1, 0, T1, 0x13), b_type(-16, S1, S0, 1, 0x63), LOOP[9])
 
 
 def node(i):
@@ -124,36 +154,112 @@ def run_to_wfi(slicer, uc, done_pc=DONE_PC):
             return results
 
 
-def test_native_slicer_is_built(monkeypatch):
-    monkeypatch.delenv("RVKVM_SLICER", raising=False)
+# Both native slicers; the exit switch only where its self-check passed.
+NATIVE_SLICERS = [
+    pytest.param(ExitSlicer, id="native-exit", marks=pytest.mark.skipif(
+        not exit_switch_available(), reason=f"exit switch unavailable: {exit_switch()[1]}")),
+    pytest.param(NativeSlicer, id="native-block", marks=pytest.mark.skipif(
+        not native_available(), reason="the block hook is not built (pip install -e .)")),
+]
+
+
+def test_native_slicer_is_built():
     assert native_available(), "run `pip install -e .` (or setup.py build_ext --inplace) first"
+
+
+def test_the_exit_switch_is_proven_on_the_pinned_unicorn(monkeypatch):
+    # unicorn==2.1.4 is pinned: its self-check must pass, or rvkvm silently runs at
+    # the block hook's speed. Elsewhere the reason says what did not match.
+    offset, why = exit_switch()
+    assert offset is not None, why
+    monkeypatch.delenv("RVKVM_SLICER", raising=False)
+    with make_slicer(make_guest(1)) as slicer:
+        assert slicer.kind == "native-exit"
+
+
+def test_the_exit_switch_moves_a_mid_block_stop_to_the_next_block():
+    # What the self-check relies on, shown directly. The probe traps once, then loops
+    # over two blocks; a store hook in block A stops the run on the 3rd iteration.
+    flags, why = exit_switch()
+    if flags is None:
+        pytest.skip(why)
+    probe = slicer_mod._probe
+    code = slicer_mod._PROBE_CODE
+    # Stock Unicorn: pc goes back onto the store, which has already run.
+    assert probe(flags, switch=False, clear_skip_sync=True) == (code + 8, 3, 2)
+    # Switch on, but the trap's pc write left the skip-sync flag set: pc is stale,
+    # the start of block A, whose addi has already run (so would the store, again).
+    assert probe(flags, switch=False, clear_skip_sync=False)[0] != code + 16
+    assert probe(flags, switch=True, clear_skip_sync=False) == (code + 4, 3, 2)
+    # Both: the rest of block A runs once, pc is block B's start.
+    assert probe(flags, switch=True, clear_skip_sync=True) == (code + 16, 3, 2)
+
+
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_native_slicers_stay_exact_when_a_trap_hook_writes_pc_in_every_slice(slicer_class):
+    # What a machine does: every slice runs trap hooks that write pc. A stop after
+    # such a write must still resume where the guest was.
+    n = 200_000                    # ~0.5 s: one Python hook call per iteration
+    uc = make_guest(n, TRAPPING_LOOP)
+    with slicer_class(uc, slice_seconds=0.0002) as slicer:
+        results = run_to_wfi(slicer, uc, TRAPPING_DONE_PC)
+        assert len(results) > 1000, "too few slices to test anything: raise n"
+        assert all(results[:-1])
+    assert_exact_final_state(uc, n, TRAPPING_DONE_PC)
+
+
+def test_an_unrecognized_library_leaves_the_switch_alone(monkeypatch):
+    monkeypatch.setattr(slicer_mod, "_exported_code", lambda name, size=32: b"\x90" * size)
+    offset, why = slicer_mod._prove_exit_switch()
+    assert offset is None and "expected code" in why
+
+
+def test_a_failed_self_check_falls_back_to_the_block_hook(monkeypatch):
+    monkeypatch.delenv("RVKVM_SLICER", raising=False)
+    monkeypatch.setattr(slicer_mod, "_exit_switch", (None, "pretend the layout did not match"))
     uc = make_guest(1)
+    with pytest.raises(RvkvmError, match="pretend the layout"):
+        ExitSlicer(uc)
     with make_slicer(uc) as slicer:
-        assert slicer.kind == "native"
+        assert slicer.kind == "native-block"
+    monkeypatch.setattr(slicer_mod, "native_library", lambda: None)
+    assert make_slicer(uc).kind == "python"
 
 
-def test_native_slicer_keeps_the_guest_exact_across_thousands_of_slices():
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_native_slicers_keep_the_guest_exact_across_thousands_of_slices(slicer_class):
     n = 15_000_000                 # ~0.6 s of guest time
     uc = make_guest(n)
-    with NativeSlicer(uc, slice_seconds=0.0002) as slicer:
+    with slicer_class(uc, slice_seconds=0.0002) as slicer:
         results = run_to_wfi(slicer, uc)
         assert len(results) > 1000, "too few slices to test anything: raise n"
-        # every slice but the last ended by a tick; the last one by WFI
-        assert all(results[:-1]) and results[-1] is False
-        assert slicer.stops == len(results) - 1
+        # every slice but the last ended by a tick; the last one by WFI (the exit
+        # slicer reports a tick that races with the WFI as a tick)
+        assert all(results[:-1])
+        assert results[-1] is False or slicer_class is ExitSlicer
+        assert slicer.stops == sum(results)
     assert_exact_final_state(uc, n)
 
 
-def test_native_slicer_stays_exact_when_a_trap_hook_writes_pc_in_every_slice():
-    # What a machine does: every slice runs trap hooks that write pc, then ticks.
-    n = 200_000                    # ~0.5 s: one Python hook call per iteration
-    uc = make_guest(n, TRAPPING_LOOP)
-    with NativeSlicer(uc, slice_seconds=0.0002) as slicer:
-        results = run_to_wfi(slicer, uc, TRAPPING_DONE_PC)
-        assert len(results) > 1000, "too few slices to test anything: raise n"
-        assert all(results[:-1]) and results[-1] is False
-        assert slicer.stops == len(results) - 1
-    assert_exact_final_state(uc, n, TRAPPING_DONE_PC)
+def test_the_ticker_fires_again_while_a_slice_goes_on():
+    # A stop the engine drops (one racing with the start of emu_start) is made up for
+    # a period later; nothing fires between slices.
+    fired = []
+    ticker = slicer_mod._Ticker(0.01, lambda: fired.append(time.monotonic()))
+    try:
+        ticker.slice_begins()
+        began = time.monotonic()
+        time.sleep(0.1)
+        ticker.slice_ends()
+        time.sleep(0.03)               # a fire decided just before slice_ends may land now
+        during = len(fired)
+        assert during >= 3
+        assert fired[0] - began >= 0.01 * 0.9
+        assert all(b - a >= 0.01 * 0.9 for a, b in itertools.pairwise(fired))
+        time.sleep(0.05)
+        assert len(fired) == during
+    finally:
+        ticker.close()
 
 
 def test_python_slicer_keeps_the_guest_exact_across_thousands_of_slices():
@@ -196,9 +302,10 @@ def test_python_slicer_request_stop():
     assert slicer.stops == 2
 
 
-def test_native_request_stop_from_a_callback_ends_at_the_next_block():
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_native_request_stop_from_a_callback_ends_at_the_next_block(slicer_class):
     uc = make_guest(1_000_000)
-    with NativeSlicer(uc, slice_seconds=60) as slicer:    # no tick during the test
+    with slicer_class(uc, slice_seconds=60) as slicer:    # no tick during the test
         def on_addi(uc_, address, size, _):
             if uc_.reg_read(UC_RISCV_REG_S0) == 10:
                 slicer.request_stop()
@@ -211,10 +318,11 @@ def test_native_request_stop_from_a_callback_ends_at_the_next_block():
         assert slicer.stops == 1
 
 
-def test_two_engines_slice_independently():
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_two_engines_slice_independently(slicer_class):
     n = 50_000
     uc_a, uc_b = make_guest(n), make_guest(n)
-    with NativeSlicer(uc_a, slice_seconds=60) as a, NativeSlicer(uc_b, slice_seconds=60) as b:
+    with slicer_class(uc_a, slice_seconds=60) as a, slicer_class(uc_b, slice_seconds=60) as b:
         a.request_stop()
         assert b.run(CODE) is False                # b runs to its WFI, untouched by a's request
         assert b.stops == 0
@@ -225,11 +333,12 @@ def test_two_engines_slice_independently():
         assert_exact_final_state(uc_a, n)
 
 
-def test_close_stops_the_ticker_and_a_later_run_starts_one():
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_close_stops_the_ticker_and_a_later_run_starts_one(slicer_class):
     n = 15_000_000
     uc = make_guest(n)
     before = threading.active_count()
-    slicer = NativeSlicer(uc, slice_seconds=0.0002)
+    slicer = slicer_class(uc, slice_seconds=0.0002)
     assert threading.active_count() == before + 1
     slicer.close()
     slicer.close()                                 # idempotent
@@ -241,10 +350,11 @@ def test_close_stops_the_ticker_and_a_later_run_starts_one():
     assert_exact_final_state(uc, n)
 
 
-def test_forgotten_slicers_do_not_leak_ticker_threads():
+@pytest.mark.parametrize("slicer_class", NATIVE_SLICERS)
+def test_forgotten_slicers_do_not_leak_ticker_threads(slicer_class):
     before = threading.active_count()
     for _ in range(20):
-        NativeSlicer(make_guest(1), slice_seconds=60)
+        slicer_class(make_guest(1), slice_seconds=60)
     gc.collect()
     assert threading.active_count() == before
 
@@ -253,9 +363,13 @@ def test_environment_forces_the_slicer(monkeypatch):
     uc = make_guest(1)
     monkeypatch.setenv("RVKVM_SLICER", "python")
     assert make_slicer(uc).kind == "python"
-    monkeypatch.setenv("RVKVM_SLICER", "native")
+    for forced in ("native-block", "native-exit"):
+        monkeypatch.setenv("RVKVM_SLICER", forced)
+        with make_slicer(uc, prefer_native=False) as s:
+            assert s.kind == forced
+    monkeypatch.setenv("RVKVM_SLICER", "native")      # the best native one
     with make_slicer(uc, prefer_native=False) as s:
-        assert s.kind == "native"
+        assert s.kind == ("native-exit" if exit_switch_available() else "native-block")
     monkeypatch.setenv("RVKVM_SLICER", "fast")
     with pytest.raises(RvkvmError):
         make_slicer(uc)
@@ -263,13 +377,16 @@ def test_environment_forces_the_slicer(monkeypatch):
     assert make_slicer(uc, prefer_native=False).kind == "python"
 
 
-def test_without_the_extension_the_python_slicer_is_chosen(monkeypatch):
+def test_without_the_extension_the_block_hook_cannot_be_made(monkeypatch):
     monkeypatch.delenv("RVKVM_SLICER", raising=False)
     monkeypatch.setattr(slicer_mod, "native_library", lambda: None)
     uc = make_guest(1)
-    assert make_slicer(uc).kind == "python"
     with pytest.raises(RvkvmError):
         NativeSlicer(uc)
+    # the exit switch needs no compiler
+    expected = "native-exit" if exit_switch_available() else "python"
+    with make_slicer(uc) as slicer:
+        assert slicer.kind == expected
 
 
 def test_the_guest_detects_an_asynchronous_stop():

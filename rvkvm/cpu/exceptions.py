@@ -119,8 +119,9 @@ class ExceptionHandling:
                 return
             self.take_trap(Trap(EXC_INSN_ACCESS, epc, epc))
             return
-        _, tval = self._data_access(epc)
-        self.take_trap(Trap(EXC_LOAD_ACCESS if intno == 13 else EXC_STORE_ACCESS, epc, tval))
+        access, tval = self._data_access(epc)
+        store = intno == 15 or (access is not None and access.is_store)   # AMOs come as loads
+        self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, epc, tval))
 
     def _data_access(self, epc: int):
         """(the load/store at epc, its address): the trap value Unicorn does not give."""

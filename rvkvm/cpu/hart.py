@@ -106,6 +106,9 @@ class Hart(CsrViews, ExceptionHandling):
         self._death: GuestDied | None = None
         self._stop_reason: str | None = None
         self._mmap: MachineModeMap | None = None
+        # (base, size) of the devices' register blocks: what M code reaches besides RAM.
+        # The machine sets it before the hart first enters M.
+        self.mmio_ranges: tuple[tuple[int, int], ...] = ()
         self._kernel_code_pages: dict[tuple[int, int], int] = {}
         self._last_s_entry = (0, 0)             # for tracing engine-taken interrupts
         self._sw_pending_changed = False        # an SBI call changed mip_sw
@@ -205,7 +208,7 @@ class Hart(CsrViews, ExceptionHandling):
 
     def _mmode_map(self) -> MachineModeMap:
         if self._mmap is None:
-            self._mmap = MachineModeMap(self.uc, self.ram.base, self.ram.size)
+            self._mmap = MachineModeMap(self.uc, self.ram.base, self.ram.size, self.mmio_ranges)
         return self._mmap
 
     def _write_uc_mstatus(self, ucms: int) -> None:

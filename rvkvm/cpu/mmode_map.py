@@ -9,6 +9,12 @@ the first time M code fetches from it (a fetch page fault that Python resolves
 and the guest never sees). Pages that hold code stay slow for stores, as they
 are on QEMU; data pages are fast.
 
+Only RAM and the devices' register blocks are mapped. An M-mode access to a hole
+then has no PTE: a page fault, which Unicorn raises before the access and
+precisely (exceptions.py `_mmode_page_fault` makes it an access fault). Unicorn's
+own report of an access to unmapped physical memory is imprecise when the slicer's
+exit switch is on (see slicer.py), so M code never relies on it.
+
 The tables live in a region of Unicorn's physical address space outside the
 `virt` map, so the guest cannot see them at addresses it uses.
 """
@@ -20,59 +26,103 @@ from .constants import SATP_MODE_SV39
 
 TABLES_BASE = 0x10_0000_0000          # 64 GiB: above RAM, below Sv39's 2^38 canonical limit
 PAGE = 4096
+MEGA = 2 << 20                        # an Sv39 level-1 leaf
 GIGA = 1 << 30
+SV39_LIMIT = 1 << 38                  # identity-mappable: VA bit 38 must stay clear
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_A, PTE_D = 1, 2, 4, 8, 0x40, 0x80
 LEAF_RW = PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
 
 
+def _vpn(va: int, level: int) -> int:
+    return (va >> (12 + 9 * level)) & 0x1FF
+
+
 class MachineModeMap:
-    def __init__(self, uc, ram_base: int, ram_size: int):
-        assert ram_base % (2 << 20) == 0 and ram_size % (2 << 20) == 0
+    """RAM in 4 KiB pages; each (base, size) of `mmio_ranges` rounded out to whole
+    pages, in 2 MiB leaves where a whole aligned 2 MiB is inside it, else 4 KiB."""
+
+    def __init__(self, uc, ram_base: int, ram_size: int, mmio_ranges=()):
+        assert ram_base % MEGA == 0 and ram_size % MEGA == 0
         self.ram_base, self.ram_end = ram_base, ram_base + ram_size
-        n_l0 = ram_size // (2 << 20)                   # one 4 KiB table per 2 MiB of RAM
-        first_giga, last_giga = ram_base // GIGA, (self.ram_end - 1) // GIGA
-        n_l1 = last_giga - first_giga + 1
-        size = (1 + n_l1 + n_l0) * PAGE
-        self.tables = bytearray(size)
+        self.tables = bytearray(PAGE)                  # the root
         self.root = TABLES_BASE
-        self._l0_base = TABLES_BASE + (1 + n_l1) * PAGE
-        # below RAM: 1 GiB leaves, so device MMIO is reachable (no execute)
-        for giga in range(first_giga):
-            self._set(self.root + 8 * giga, ((giga * GIGA) >> 12) << 10 | LEAF_RW)
-        for i, giga in enumerate(range(first_giga, last_giga + 1)):
-            l1 = TABLES_BASE + (1 + i) * PAGE
-            self._set(self.root + 8 * giga, (l1 >> 12) << 10 | PTE_V)
-        for page_index in range(ram_size // PAGE):
-            pa = ram_base + page_index * PAGE
-            if page_index % 512 == 0:                  # a new L0 table for this 2 MiB
-                l0 = self._l0_base + (page_index // 512) * PAGE
-                giga = pa // GIGA
-                l1 = TABLES_BASE + (1 + giga - first_giga) * PAGE
-                self._set(l1 + 8 * ((pa >> 21) & 0x1FF), (l0 >> 12) << 10 | PTE_V)
-            self._set(self._pte_addr(pa), (pa >> 12) << 10 | LEAF_RW)
+        for base, size in mmio_ranges:
+            start, end = base & ~(PAGE - 1), (base + size + PAGE - 1) & ~(PAGE - 1)
+            if end > SV39_LIMIT or (start < self.ram_end and self.ram_base < end):
+                raise ValueError(f"device range [{base:#x}, {base + size:#x}) cannot be "
+                                 "identity-mapped beside RAM under Sv39")
+            self._map_range(start, end)
+        self._map_range(self.ram_base, self.ram_end, megapages=False)
         self._uc = uc
-        uc.mem_map(TABLES_BASE, size, UC_PROT_READ | UC_PROT_WRITE)
+        uc.mem_map(TABLES_BASE, len(self.tables), UC_PROT_READ | UC_PROT_WRITE)
         uc.mem_write(TABLES_BASE, bytes(self.tables))
         self.satp = (SATP_MODE_SV39 << 60) | (self.root >> 12)
 
-    def _pte_addr(self, pa: int) -> int:
-        return self._l0_base + ((pa - self.ram_base) // PAGE) * 8
+    # ------------------------------------------------------------------ building
+    def _map_range(self, start: int, end: int, megapages: bool = True) -> None:
+        pa = start
+        while pa < end:
+            whole = pa % MEGA == 0 and pa + MEGA <= end
+            if whole and megapages:
+                self._set(self._slot(pa, 1), (pa >> 12) << 10 | LEAF_RW)
+                pa += MEGA
+            elif whole:                                # a whole L0 table at once
+                off = self._slot(pa, 0) - TABLES_BASE
+                self.tables[off:off + PAGE] = b"".join(
+                    ((pa + i * PAGE) >> 12 << 10 | LEAF_RW).to_bytes(8, "little") for i in range(512))
+                pa += MEGA
+            else:
+                self._set(self._slot(pa, 0), (pa >> 12) << 10 | LEAF_RW)
+                pa += PAGE
+
+    def _slot(self, va: int, level: int) -> int:
+        """The address of the PTE for `va` at `level`, making the tables above it."""
+        table = self.root
+        for upper in range(2, level, -1):
+            addr = table + 8 * _vpn(va, upper)
+            pte = self._get(addr)
+            if not pte & PTE_V:
+                next_table = TABLES_BASE + len(self.tables)
+                self.tables.extend(bytes(PAGE))
+                pte = (next_table >> 12) << 10 | PTE_V
+                self._set(addr, pte)
+            assert not pte & (PTE_R | PTE_W | PTE_X), "a leaf where a table should be"
+            table = (pte >> 10) << 12
+        return table + 8 * _vpn(va, level)
+
+    def _get(self, addr: int) -> int:
+        off = addr - TABLES_BASE
+        return int.from_bytes(self.tables[off:off + 8], "little")
 
     def _set(self, addr: int, pte: int) -> None:
         off = addr - TABLES_BASE
         self.tables[off:off + 8] = pte.to_bytes(8, "little")
+
+    # ------------------------------------------------------------------ queries
+    def is_mapped(self, pa: int) -> bool:
+        """Whether M code can reach physical address `pa` (RAM or a device page)."""
+        if not 0 <= pa < SV39_LIMIT:
+            return False
+        table = self.root
+        for level in (2, 1, 0):
+            pte = self._get(table + 8 * _vpn(pa, level))
+            if not pte & PTE_V:
+                return False
+            if pte & (PTE_R | PTE_W | PTE_X):
+                return True
+            table = (pte >> 10) << 12
+        return False
 
     def make_executable(self, va: int) -> bool:
         """Let M code fetch from the RAM page holding `va`. False if `va` is not RAM
         (a real fetch access fault) or already executable."""
         if not self.ram_base <= va < self.ram_end:
             return False
-        addr = self._pte_addr(va & ~(PAGE - 1))
-        off = addr - TABLES_BASE
-        pte = int.from_bytes(self.tables[off:off + 8], "little")
+        addr = self._slot(va, 0)
+        pte = self._get(addr)
         if pte & PTE_X:
             return False
         pte |= PTE_X
-        self.tables[off:off + 8] = pte.to_bytes(8, "little")
+        self._set(addr, pte)
         self._uc.mem_write(addr, pte.to_bytes(8, "little"))
         return True

@@ -2,40 +2,70 @@
 
 On Unicorn 2.1.4 every asynchronous stop (uc.emu_stop() from another thread,
 emu_start(timeout=), a cross-thread MIP write) is noticed after a guest load/store
-and leaves pc on that instruction, so resuming executes it again. Two safe ways
-to end a slice:
+and leaves pc on that instruction, so resuming executes it again. Three safe ways
+to end a slice, best first (make_slicer picks one; `kind` says which):
 
-- NativeSlicer: a ticker thread only sets a flag; a C UC_HOOK_BLOCK callback
-  (_slicehook.c, built by setup.py) turns it into uc_emu_stop() at the next block
-  boundary, before any instruction of that block runs.
-- PythonSlicer (no compiler, or RVKVM_SLICER=python): emu_start(count=N). The
-  count hook stops before an instruction, which is safe, but costs ~8x in speed,
-  and a requested stop can only take effect when the count runs out.
+- ExitSlicer, "native-exit": turns off the per-load/store stop check on the
+  engine (uc_struct.no_exit_request, see "the exit switch" below), after which a
+  ticker thread may call uc_emu_stop() directly: the stop lands at the start of
+  the next translated block. Costs nothing per block; needs no compiler, but
+  needs a self-check to pass on the installed Unicorn.
+- NativeSlicer, "native-block": a ticker thread only sets a flag; a C
+  UC_HOOK_BLOCK callback (_slicehook.c, built by setup.py) turns it into
+  uc_emu_stop() at the next block boundary. Unicorn calls the hook on every
+  block executed: ~0.65x raw speed on a tight loop.
+- PythonSlicer, "python": emu_start(count=N). The count hook stops before an
+  instruction, which is safe, but costs ~8x in speed, and a requested stop can
+  only take effect when the count runs out.
 
-Tried and rejected, though free (bench/mips.py 1.07x raw instead of ~0.66x): set
-Unicorn's private uc_struct.no_exit_request, which drops the per-load/store checks,
-and let the ticker call uc_emu_stop(). Stops then land at block starts (once the
-skip_sync_pc_on_exit flag, left set by any hook's pc write, is cleared), but Unicorn
-2.1.4 reports a store to unmapped memory only through that same per-access check:
-without it the rest of the block runs after the faulting store (images/exceptions.elf,
-check 51). Hooks that would restore precision (UC_HOOK_MEM_*_UNMAPPED) make every
-guest access ~5x slower under paging.
+What the exit switch costs in precision: Unicorn 2.1.4 reports a load/store to
+UNMAPPED physical memory (no RAM, no device) only through the per-access check the
+switch removes, so under "native-exit" the rest of that block runs after the faulting
+access before the run ends (rvkvm then reports the access fault at the right epc, but
+later instructions of the block have run). Guest M-mode code is not affected: it runs
+under an identity map of RAM and the devices only (mmode_map.py), so a hole is a page
+fault, raised before the access. S/U code that reaches a hole (bare, satp=0, or
+through its own page tables) does see the imprecision; well-behaved kernels never do,
+and RVKVM_SLICER=native-block keeps those accesses precise too. (Turning the switch
+off only while S/U runs bare would need a translation-cache flush at each change, as
+the switch acts when a block is translated, and the block hook for slicing meanwhile.)
 """
 from __future__ import annotations
 
 import ctypes
 import importlib.util
 import os
+import platform
+import re
 import threading
 import time
 import weakref
 
-from unicorn import UC_HOOK_BLOCK, UcError
+from unicorn import (
+    UC_ARCH_RISCV,
+    UC_HOOK_BLOCK,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_WRITE,
+    UC_MODE_RISCV64,
+    UC_PROT_ALL,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    Uc,
+    UcError,
+)
+from unicorn.riscv_const import (
+    UC_RISCV_REG_A0,
+    UC_RISCV_REG_PC,
+    UC_RISCV_REG_S0,
+    UC_RISCV_REG_S1,
+    UC_RISCV_REG_T1,
+)
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from ..errors import RvkvmError
 
 ENV_VAR = "RVKVM_SLICER"
+CHOICES = ("native", "native-exit", "native-block", "python")   # "native": the best native one
 DEFAULT_SLICE_SECONDS = 0.002
 # Unicorn runs ~235 M instr/s with an instruction count on a tight loop; real
 # code is slower, so a slice of N instructions lasts about slice_seconds or less.
@@ -58,7 +88,7 @@ class Slicer:
     def request_stop(self) -> None:
         """End the running slice (or the next one) as soon as it is safe.
 
-        Thread-safe, and safe inside Unicorn MMIO/interrupt callbacks: it only sets a flag."""
+        Thread-safe, and safe inside Unicorn MMIO/interrupt callbacks."""
         raise NotImplementedError
 
     def run(self, pc: int) -> bool:
@@ -77,7 +107,349 @@ class Slicer:
         self.close()
 
 
-# ----------------------------------------------------------------------------- native
+class _Ticker:
+    """Calls fire() every `period` seconds of a running slice (the first call one
+    period after the slice began; later ones only if the slice is still running).
+
+    Holds no reference to the slicer, so a forgotten slicer can still be
+    collected (a weakref finalizer then closes the ticker)."""
+
+    def __init__(self, period: float, fire):
+        self.period = period
+        self._fire = fire
+        self._running = False
+        self._slice_id = 0
+        self._started = 0.0
+        self._closed = False
+        self._wake = threading.Event()          # a slice began (or close)
+        self._closing = threading.Event()       # interrupts the ticker's sleeps
+        self._thread = threading.Thread(target=self._loop, name="rvkvm-slice-ticker", daemon=True)
+        self._thread.start()
+
+    def slice_begins(self) -> None:
+        self._started = time.monotonic()
+        self._slice_id += 1
+        self._running = True
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def slice_ends(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        self._closed = True
+        self._closing.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        fired_for, fired_at = -1, 0.0
+        while not self._closed:
+            if not self._running:
+                # Clear, then look again: a slice_begins() before the clear is seen
+                # by the second look, one after it sets the event again.
+                self._wake.clear()
+                if not self._running:
+                    self._wake.wait()
+                continue
+            slice_id, started = self._slice_id, self._started
+            since = fired_at if fired_for == slice_id else started
+            delay = since + self.period - time.monotonic()
+            if delay > 0:
+                self._closing.wait(delay)
+                continue
+            if self._running and self._slice_id == slice_id:
+                # Firing again a period later covers a stop the engine dropped
+                # (one that raced with the start of emu_start).
+                fired_for, fired_at = slice_id, time.monotonic()
+                self._fire()
+
+
+class _TickedSlicer(Slicer):
+    """A slicer whose slices are ended by a _Ticker, restarted by run() after close()."""
+
+    def __init__(self, uc, slice_seconds: float):
+        super().__init__(uc)
+        self.slice_seconds = slice_seconds
+        self._ticker = None
+        self._finalizer = None
+        self._start_ticker()
+
+    def _make_fire(self):
+        """The ticker's callback: must not refer to self (see _Ticker)."""
+        raise NotImplementedError
+
+    def _start_ticker(self) -> None:
+        self._ticker = _Ticker(self.slice_seconds, self._make_fire())
+        self._finalizer = weakref.finalize(self, self._ticker.close)
+
+    def _run_ticked(self, pc: int) -> None:
+        if self._ticker is None:              # closed, then run again
+            self._start_ticker()
+        ticker = self._ticker
+        ticker.slice_begins()
+        try:
+            self.uc.emu_start(pc, 0)
+        finally:
+            ticker.slice_ends()
+
+    def close(self) -> None:
+        """Stop the ticker thread; a later run() starts a new one."""
+        if self._ticker is not None:
+            self._finalizer()
+            self._ticker = None
+
+
+# ----------------------------------------------------------------------------- the exit switch
+#
+# Unicorn 2.1.4 looks for a stop request in generated code at two kinds of places,
+# both calls of helper_check_exit_request:
+# - at the start of every translated block (gen_tb_start): nothing of the block has
+#   run, so the pc it restores, the block's start, is exact;
+# - after every guest load/store and UC_HOOK_CODE callback (check_exit_request()):
+#   there it puts pc back on an instruction that has already run.
+# Two private fields of struct uc_struct (include/uc_priv.h) decide what happens:
+# - no_exit_request: while set, check_exit_request() emits nothing (Unicorn sets it
+#   around ARM IT blocks only). With it set, blocks carry only the first kind of check.
+# - skip_sync_pc_on_exit: uc_reg_write(PC) sets it, so that a stop following a hook's
+#   pc write keeps that pc; the helper then exits WITHOUT restoring pc. Only that exit
+#   clears it, so after any trap hook that wrote pc (rvkvm's do) it lingers for the
+#   rest of the run, and the next stop leaves whatever pc the engine last stored:
+#   chained blocks do not store it, so that is often a block that ran long ago.
+# ExitSlicer sets no_exit_request once per engine, and each stop it asks for clears
+# skip_sync_pc_on_exit first: the stop then lands at the next block start, with pc
+# restored to it. Side effects on that engine: every stop, from hooks too, lands at
+# the next block start rather than after the current access or instruction, and
+# emu_start(count=N) may run on to the end of a block.
+#
+# The offsets are private, so they are read from the library's own code and then
+# proven (_prove_exit_switch), else make_slicer uses the block hook:
+# - check_exit_request_riscv64 starts `mov uc(%rdi),%rsi; cmpb $0,no_exit_request(%rsi)`;
+#   uc_emu_stop's UC_INIT test reads init_done, declared right after no_exit_request,
+#   which a fresh engine flips from 0 to 1 when it initializes;
+# - uc_reg_write's pc path stores 1 to quit_request, then to skip_sync_pc_on_exit,
+#   which a pc write on an idle engine flips from 0 to 1;
+# - a guest that traps once (the hook writes pc back) and is later stopped from a store
+#   hook in the middle of a block must show the known rollback onto the store without
+#   the switch, a stale pc with the switch but the flag left set, and the next block
+#   start, the rest of the block run once, with both (_probe).
+
+_CHECK_EXIT_CODE = re.compile(rb"\A\x48\x8b\xb7(.{4})\x80\xbe(.{4})\x00", re.DOTALL)
+_CMPB_RDI_ZERO = re.compile(rb"\x80\xbf(.{4})\x00", re.DOTALL)        # cmpb $0x0,disp32(%rdi)
+_TWO_FLAGS_SET = re.compile(rb"\xc6\x83(.{4})\x01\xc6\x83(.{4})\x01", re.DOTALL)  # 2x movb $1,d(%rbx)
+
+# The self-check's guest: a trap, then a two-block loop with a store in block A.
+_PROBE_CODE, _PROBE_DATA = 0x1_0000, 0x2_0000
+_PROBE_WORDS = (
+    0x00000073,       # 0x00 ecall              the interrupt hook writes pc back
+    0x00140413,       # 0x04 L: addi s0, s0, 1  block A
+    0x00853023,       # 0x08    sd   s0, 0(a0)  the store hook stops the run on its 3rd hit
+    0x0040006F,       # 0x0c    j    .+4
+    0x00130313,       # 0x10 M: addi t1, t1, 1  block B
+    0xFE9418E3,       # 0x14    bne  s0, s1, L
+    0x10500073,       # 0x18    wfi
+)
+_PROBE_LOOP, _PROBE_STORE, _PROBE_NEXT_BLOCK = (_PROBE_CODE + 4, _PROBE_CODE + 8,
+                                                _PROBE_CODE + 16)
+_PROBE_STOP_AT = 3
+
+
+class _EngineFlags:
+    """Where the two private bools live in struct uc_struct."""
+
+    def __init__(self, no_exit_request: int, skip_sync_pc: int):
+        self.no_exit_request = no_exit_request
+        self.skip_sync_pc = skip_sync_pc
+
+
+def _exported_code(name: str, size: int = 32) -> bytes | None:
+    try:
+        function = getattr(uclib, name)
+    except AttributeError:
+        return None
+    return ctypes.string_at(ctypes.cast(function, ctypes.c_void_p).value, size)
+
+
+def _engine_address(uc) -> int:
+    return ctypes.cast(uc._uch, ctypes.c_void_p).value
+
+
+def _engine_bytes(uc, offset: int, count: int):
+    return (ctypes.c_uint8 * count).from_address(_engine_address(uc) + offset)
+
+
+def _disp32(raw: bytes) -> int:
+    return int.from_bytes(raw, "little", signed=True)
+
+
+def _locate_engine_flags() -> tuple[_EngineFlags | None, str]:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None, f"no known code pattern for {platform.machine()}"
+    check = _exported_code("check_exit_request_riscv64")
+    stop = _exported_code("uc_emu_stop", 16)
+    reg_write = _exported_code("uc_reg_write", 0x90)
+    if check is None or stop is None or reg_write is None:
+        return None, "libunicorn does not export check_exit_request_riscv64/uc_emu_stop/uc_reg_write"
+    found = _CHECK_EXIT_CODE.match(check)
+    init = _CMPB_RDI_ZERO.search(stop)
+    pc_write = _TWO_FLAGS_SET.search(reg_write)
+    if not found or not init or not pc_write:
+        return None, "check_exit_request_riscv64/uc_emu_stop/uc_reg_write do not have the expected code"
+    no_exit_request = _disp32(found.group(2))
+    if _disp32(init.group(1)) != no_exit_request + 1:
+        return None, f"init_done is not right after no_exit_request ({no_exit_request:#x})"
+    return _EngineFlags(no_exit_request, _disp32(pc_write.group(2))), ""
+
+
+def _switch_on(uc, flags: _EngineFlags) -> None:
+    uc.ctl_flush_tb()                          # initializes the engine (sets init_done)
+    no_exit_request, init_done = _engine_bytes(uc, flags.no_exit_request, 2)
+    if init_done != 1 or no_exit_request not in (0, 1):
+        raise RvkvmError(f"unexpected Unicorn engine layout at {flags.no_exit_request:#x}: "
+                         f"{no_exit_request}, {init_done} (expected two bools, 0/1 and 1)")
+    _engine_bytes(uc, flags.no_exit_request, 1)[0] = 1
+    uc.ctl_flush_tb()                          # blocks translated before carry per-access checks
+
+
+def _probe(flags: _EngineFlags, switch: bool, clear_skip_sync: bool) -> tuple[int, int, int]:
+    """Run the probe guest on a fresh engine; returns (pc, s0, t1) after the stop."""
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    uc.mem_map(_PROBE_CODE, 0x1000, UC_PROT_ALL)
+    uc.mem_map(_PROBE_DATA, 0x1000, UC_PROT_READ | UC_PROT_WRITE)
+    uc.mem_write(_PROBE_CODE, b"".join(w.to_bytes(4, "little") for w in _PROBE_WORDS))
+    uc.reg_write(UC_RISCV_REG_A0, _PROBE_DATA)
+    uc.reg_write(UC_RISCV_REG_S1, 100)
+    if switch:
+        _switch_on(uc, flags)
+    skip_sync = _engine_bytes(uc, flags.skip_sync_pc, 1)
+    stores = []
+
+    def on_store(uc_, *_):
+        stores.append(1)
+        if len(stores) == _PROBE_STOP_AT:
+            if clear_skip_sync:
+                skip_sync[0] = 0
+            uc_.emu_stop()
+
+    def on_trap(uc_, *_):                      # resume after the ecall, as rvkvm's traps do
+        uc_.reg_write(UC_RISCV_REG_PC, uc_.reg_read(UC_RISCV_REG_PC))
+    uc.hook_add(UC_HOOK_MEM_WRITE, on_store, begin=_PROBE_DATA, end=_PROBE_DATA)
+    uc.hook_add(UC_HOOK_INTR, on_trap)
+    uc.emu_start(_PROBE_CODE, 0)
+    return uc.reg_read(UC_RISCV_REG_PC), uc.reg_read(UC_RISCV_REG_S0), uc.reg_read(UC_RISCV_REG_T1)
+
+
+def _prove_exit_switch() -> tuple[_EngineFlags | None, str]:
+    flags, why = _locate_engine_flags()
+    if flags is None:
+        return None, why
+    try:
+        fresh = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+        before = tuple(_engine_bytes(fresh, flags.no_exit_request, 2))
+        fresh.ctl_flush_tb()                   # known event 1: lazy initialization
+        after = tuple(_engine_bytes(fresh, flags.no_exit_request, 2))
+        if (before, after) != ((0, 0), (0, 1)):
+            return None, (f"bytes at {flags.no_exit_request:#x} went {before} -> {after} on "
+                          "initialization, not (0, 0) -> (0, 1)")
+        idle = _engine_bytes(fresh, flags.skip_sync_pc, 1)[0]
+        fresh.reg_write(UC_RISCV_REG_PC, _PROBE_CODE)   # known event 2: a pc write
+        if (idle, _engine_bytes(fresh, flags.skip_sync_pc, 1)[0]) != (0, 1):
+            return None, f"a pc write did not set the byte at {flags.skip_sync_pc:#x}"
+        expected = {
+            # (switch, clear): (pc, s0, t1) after a stop asked for by the 3rd store
+            (False, True): (_PROBE_STORE, _PROBE_STOP_AT, _PROBE_STOP_AT - 1),  # rollback
+            (True, False): (_PROBE_LOOP, _PROBE_STOP_AT, _PROBE_STOP_AT - 1),   # stale pc
+            (True, True): (_PROBE_NEXT_BLOCK, _PROBE_STOP_AT, _PROBE_STOP_AT - 1),
+        }
+        for (switch, clear), want in expected.items():
+            got = _probe(flags, switch, clear)
+            if got != want:
+                return None, (f"self-check (switch={switch}, clear={clear}) stopped at pc/s0/t1 "
+                              f"{got[0]:#x}/{got[1]}/{got[2]}, expected "
+                              f"{want[0]:#x}/{want[1]}/{want[2]}")
+    except (UcError, RvkvmError) as err:
+        return None, f"self-check failed: {err}"
+    return flags, ""
+
+
+_exit_switch: tuple[_EngineFlags | None, str] | None = None
+
+
+def exit_switch() -> tuple[_EngineFlags | None, str]:
+    """(where the engine flags are, "") once proven on this Unicorn (checked once per
+    process), else (None, why not)."""
+    global _exit_switch
+    if _exit_switch is None:
+        _exit_switch = _prove_exit_switch()
+    return _exit_switch
+
+
+def exit_switch_available() -> bool:
+    return exit_switch()[0] is not None
+
+
+# uc_emu_stop through a prototype that keeps the GIL: a ticker's "set the flag, stop
+# the engine" is then atomic for run(), which reads the flag with the GIL held.
+_uc_emu_stop_keeping_gil = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value)
+
+
+class _StopLine:
+    """What the ticker and request_stop() share with ExitSlicer.run()."""
+
+    def __init__(self, uc, flags: _EngineFlags):
+        self.uc = uc                  # keeps the engine alive while a ticker may fire
+        self._engine = _engine_address(uc)
+        self._skip_sync_pc = _engine_bytes(uc, flags.skip_sync_pc, 1)
+        self.requested = False
+
+    def fire(self) -> None:
+        self.requested = True
+        # Cleared before the stop is visible: the engine reads it only once it sees the stop.
+        self._skip_sync_pc[0] = 0
+        _uc_emu_stop_keeping_gil(self._engine)   # a no-op between runs: run() sees the flag
+
+
+class ExitSlicer(_TickedSlicer):
+    """Stops the engine with uc_emu_stop() from the ticker, with the exit switch on.
+
+    A stop that lands as the run ends for another reason (WFI, an engine error) is
+    still reported as a tick: run() cannot tell them apart."""
+
+    kind = "native-exit"
+
+    def __init__(self, uc, slice_seconds: float = DEFAULT_SLICE_SECONDS):
+        flags, why = exit_switch()
+        if flags is None:
+            raise RvkvmError(f"the exit-switch slicer cannot be used with this Unicorn: {why}")
+        _switch_on(uc, flags)
+        self._line = _StopLine(uc, flags)
+        self._stops = 0
+        super().__init__(uc, slice_seconds)
+
+    def _make_fire(self):
+        return self._line.fire
+
+    @property
+    def stops(self) -> int:
+        return self._stops
+
+    def request_stop(self) -> None:
+        self._line.fire()
+
+    def run(self, pc: int) -> bool:
+        line = self._line
+        if not line.requested:                 # a pending request: no instruction runs
+            self._run_ticked(pc)
+            if not line.requested:
+                return False
+        line.requested = False
+        self._stops += 1
+        return True
+
+
+# ----------------------------------------------------------------------------- block hook
 
 class SliceState(ctypes.Structure):
     """struct slice_state in _slicehook.c: the hook's per-engine user_data."""
@@ -121,76 +493,20 @@ def native_library():
 
 
 def native_available() -> bool:
+    """Whether the block-hook slicer is built."""
     return native_library() is not None
 
 
-class _Ticker:
-    """Calls fire() once a slice has run for `period` seconds.
+class NativeSlicer(_TickedSlicer):
+    """The ticker sets a flag that a C block hook turns into a stop at a block start."""
 
-    Holds no reference to the slicer, so a forgotten slicer can still be
-    collected (a weakref finalizer then closes the ticker)."""
-
-    def __init__(self, period: float, fire):
-        self.period = period
-        self._fire = fire
-        self._running = False
-        self._slice_id = 0
-        self._started = 0.0
-        self._closed = False
-        self._wake = threading.Event()          # a slice began (or close)
-        self._closing = threading.Event()       # interrupts the ticker's sleeps
-        self._thread = threading.Thread(target=self._loop, name="rvkvm-slice-ticker", daemon=True)
-        self._thread.start()
-
-    def slice_begins(self) -> None:
-        self._started = time.monotonic()
-        self._slice_id += 1
-        self._running = True
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def slice_ends(self) -> None:
-        self._running = False
-
-    def close(self) -> None:
-        self._closed = True
-        self._closing.set()
-        self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        fired_for = -1
-        while not self._closed:
-            if not self._running:
-                # Clear, then look again: a slice_begins() before the clear is seen
-                # by the second look, one after it sets the event again.
-                self._wake.clear()
-                if not self._running:
-                    self._wake.wait()
-                continue
-            slice_id, started = self._slice_id, self._started
-            delay = started + self.period - time.monotonic()
-            if delay > 0:
-                self._closing.wait(delay)
-                continue
-            if slice_id != fired_for and self._running and self._slice_id == slice_id:
-                fired_for = slice_id
-                self._fire()
-            else:
-                self._closing.wait(self.period / 4)   # fired already: wait for the slice to end
-
-
-class NativeSlicer(Slicer):
-    kind = "native"
+    kind = "native-block"
 
     def __init__(self, uc, slice_seconds: float = DEFAULT_SLICE_SECONDS):
-        super().__init__(uc)
         lib = native_library()
         if lib is None:
             raise RvkvmError("the native slicer is not built (needs a C compiler at install time: "
                              "pip install -e .); use RVKVM_SLICER=python")
-        self.slice_seconds = slice_seconds
         self._state = state = SliceState()
         state.uc_emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         hook_fn = ctypes.cast(lib.rvkvm_slice_block_hook, ctypes.c_void_p).value
@@ -204,17 +520,14 @@ class NativeSlicer(Slicer):
         # The engine keeps its hooks' objects alive in _callbacks (uc.hook_del drops
         # them); keeping the state there ties its life to the Uc, not to this slicer.
         uc._callbacks[self._hook] = state
-        self._ticker = None
-        self._finalizer = None
-        self._start_ticker()
+        super().__init__(uc, slice_seconds)
 
-    def _start_ticker(self) -> None:
+    def _make_fire(self):
         state = self._state
 
         def fire():
             state.stop_flag = 1
-        self._ticker = _Ticker(self.slice_seconds, fire)
-        self._finalizer = weakref.finalize(self, self._ticker.close)
+        return fire
 
     @property
     def stops(self) -> int:
@@ -224,23 +537,14 @@ class NativeSlicer(Slicer):
         self._state.stop_flag = 1
 
     def run(self, pc: int) -> bool:
-        if self._ticker is None:              # closed, then run again
-            self._start_ticker()
         stops_before = self._state.stops
-        ticker = self._ticker
-        ticker.slice_begins()
-        try:
-            self.uc.emu_start(pc, 0)
-        finally:
-            ticker.slice_ends()
+        self._run_ticked(pc)
         return self._state.stops != stops_before
 
     def close(self) -> None:
-        """Stop the ticker thread. The hook stays (it costs one branch per block);
+        """Stop the ticker thread. The hook stays (it costs a call per block);
         a later run() starts a new ticker."""
-        if self._ticker is not None:
-            self._finalizer()
-            self._ticker = None
+        super().close()
 
 
 # ----------------------------------------------------------------------------- python
@@ -287,11 +591,16 @@ class PythonSlicer(Slicer):
 
 def make_slicer(uc, slice_seconds: float = DEFAULT_SLICE_SECONDS,
                 prefer_native: bool = True) -> Slicer:
-    """The native slicer when built and preferred, else the Python one.
-    RVKVM_SLICER=native|python overrides the preference."""
+    """The best slicer that works here: the exit switch if proven on this Unicorn,
+    else the block hook if built, else the Python one (also when not prefer_native).
+    RVKVM_SLICER=native|native-exit|native-block|python overrides the choice."""
     forced = os.environ.get(ENV_VAR, "").strip().lower()
-    if forced not in ("", "native", "python"):
-        raise RvkvmError(f"{ENV_VAR} must be 'native' or 'python', not {forced!r}")
-    if forced == "native" or (forced == "" and prefer_native and native_available()):
+    if forced not in ("",) + CHOICES:
+        raise RvkvmError(f"{ENV_VAR} must be one of {', '.join(CHOICES)}, not {forced!r}")
+    if forced == "python" or (forced == "" and not prefer_native):
+        return PythonSlicer(uc, slice_seconds)
+    if forced == "native-exit" or (forced != "native-block" and exit_switch_available()):
+        return ExitSlicer(uc, slice_seconds)
+    if forced != "" or native_available():
         return NativeSlicer(uc, slice_seconds)
     return PythonSlicer(uc, slice_seconds)

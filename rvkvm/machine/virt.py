@@ -91,6 +91,7 @@ class VirtMachine:
         self.plic = self.bus.add(Plic(self.hart, self))
         self.uart = self.bus.add(Uart16550(self.console.write, self.plic, layout.UART0_IRQ, self))
         self.bus.map_into(self.uc)
+        self.hart.mmio_ranges = tuple((dev.base, dev.size) for dev in self.bus.devices)
         self.console.add_input_sink(self.uart.feed)
         self.pollables = [self.clint, self.uart, self.plic]
         self.firmware: PythonFirmware | None = None
