@@ -29,6 +29,7 @@ from unicorn.riscv_const import (
     UC_RISCV_REG_T1,
 )
 
+from rvkvm.cpu import exit_switch as exit_switch_mod
 from rvkvm.cpu import slicer as slicer_mod
 from rvkvm.cpu.slicer import (
     ExitSlicer,
@@ -101,7 +102,7 @@ def test_encoder_matches_the_assembler():
 
 def test_the_exit_switch_probe_is_the_program_it_says():
     A0 = 10
-    assert slicer_mod._PROBE_WORDS == (
+    assert exit_switch_mod._PROBE_WORDS == (
         ECALL, i_type(1, S0, 0, S0, 0x13), s_type(0, S0, A0, 3, 0x23), J_NEXT,
         i_type(1, T1, 0, T1, 0x13), b_type(-16, S1, S0, 1, 0x63), LOOP[9])
 
@@ -183,8 +184,8 @@ def test_the_exit_switch_moves_a_mid_block_stop_to_the_next_block():
     flags, why = exit_switch()
     if flags is None:
         pytest.skip(why)
-    probe = slicer_mod._probe
-    code = slicer_mod._PROBE_CODE
+    probe = exit_switch_mod._probe
+    code = exit_switch_mod._PROBE_CODE
     # Stock Unicorn: pc goes back onto the store, which has already run.
     assert probe(flags, switch=False, clear_skip_sync=True) == (code + 8, 3, 2)
     # Switch on, but the trap's pc write left the skip-sync flag set: pc is stale,
@@ -209,14 +210,14 @@ def test_native_slicers_stay_exact_when_a_trap_hook_writes_pc_in_every_slice(sli
 
 
 def test_an_unrecognized_library_leaves_the_switch_alone(monkeypatch):
-    monkeypatch.setattr(slicer_mod, "_exported_code", lambda name, size=32: b"\x90" * size)
-    offset, why = slicer_mod._prove_exit_switch()
+    monkeypatch.setattr(exit_switch_mod, "_exported_code", lambda name, size=32: b"\x90" * size)
+    offset, why = exit_switch_mod._prove_exit_switch()
     assert offset is None and "expected code" in why
 
 
 def test_a_failed_self_check_falls_back_to_the_block_hook(monkeypatch):
     monkeypatch.delenv("RVKVM_SLICER", raising=False)
-    monkeypatch.setattr(slicer_mod, "_exit_switch", (None, "pretend the layout did not match"))
+    monkeypatch.setattr(exit_switch_mod, "_exit_switch", (None, "pretend the layout did not match"))
     uc = make_guest(1)
     with pytest.raises(RvkvmError, match="pretend the layout"):
         ExitSlicer(uc)
