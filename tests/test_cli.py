@@ -464,3 +464,31 @@ def test_wfi_sleeps_instead_of_spinning():
     assert proc.returncode == 0, proc.stderr.decode()
     assert wall >= 0.9, f"the guest's 1 s wait took {wall:.2f} s"
     assert cpu < 0.6 * wall, f"CPU {cpu:.2f} s over {wall:.2f} s wall: WFI is spinning"
+
+
+def flat_binary(elf_path, out_path):
+    """The ELF's loadable bytes as a raw image starting at its lowest address."""
+    from elftools.elf.elffile import ELFFile
+    with open(elf_path, "rb") as f:
+        segments = [(s["p_paddr"], s.data()) for s in ELFFile(f).iter_segments()
+                    if s["p_type"] == "PT_LOAD" and s["p_filesz"]]
+    base = min(addr for addr, _ in segments)
+    image = bytearray(max(addr + len(data) for addr, data in segments) - base)
+    for addr, data in segments:
+        image[addr - base:addr - base + len(data)] = data
+    out_path.write_bytes(bytes(image))
+    return base
+
+
+def test_raw_binary_boots_at_the_load_address(rvkvm, tmp_path):
+    raw = tmp_path / "hello.bin"
+    base = flat_binary(IMAGES_DIR / "hello.elf", raw)
+    proc = rvkvm("boot", "--load-addr", hex(base), "--timeout", "20", raw)
+    assert proc.returncode == 0, proc.stderr
+    assert "hello: PASS" in proc.stdout
+
+
+def test_bios_none_starts_the_kernel_in_m_mode(rvkvm):
+    proc = rvkvm("boot", "--bios", "none", "--timeout", "20", IMAGES_DIR / "csr_traps.elf")
+    assert proc.returncode == 0, proc.stderr
+    assert "csr_traps: PASS" in proc.stdout
