@@ -98,7 +98,8 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         click.echo(f"\nrvkvm: {result.reason} (exit status {result.status})", err=True)
     if result.dump:
         click.echo(result.dump, err=True)
-    sys.exit(result.status)
+    # a process status is 8 bits: a guest code of 256 must not turn into a pass
+    sys.exit(result.status if 0 <= result.status <= 255 else 255)
 
 
 @cli.command("disas", context_settings={"ignore_unknown_options": True},

@@ -492,3 +492,13 @@ def test_bios_none_starts_the_kernel_in_m_mode(rvkvm):
     proc = rvkvm("boot", "--bios", "none", "--timeout", "20", IMAGES_DIR / "csr_traps.elf")
     assert proc.returncode == 0, proc.stderr
     assert "csr_traps: PASS" in proc.stdout
+
+
+def test_a_fail_code_of_256_does_not_exit_0(rvkvm, tmp_path):
+    """Process statuses are 8 bits: a guest failure code of 256 must not become 0."""
+    # li t0, 0x100000; li t1, (256 << 16) | 0x3333; sw t1, 0(t0); j .
+    words = [0x001002B7, 0x01003337, 0x3333031B, 0x0062A023, 0x0000006F]
+    raw = tmp_path / "fail256.bin"
+    raw.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
+    proc = rvkvm("boot", "--timeout", "10", raw)
+    assert proc.returncode == 255, (proc.returncode, proc.stderr)

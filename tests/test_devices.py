@@ -405,6 +405,7 @@ def test_plic_as_irq_sink_of_uart():
 @pytest.mark.parametrize("value, expected", [
     (0x5555, (0, "poweroff")),
     (0x3333 | (7 << 16), (7, "fail")),
+    (0x3333, (1, "fail")),                       # a failure never exits 0
     (0x7777, (RESET_STATUS, "reset")),
 ])
 def test_finisher_codes(value, expected):

@@ -2,7 +2,7 @@
 
 A write of (code << 16) | command to offset 0:
     0x5555  pass: power off, exit status 0
-    0x3333  fail: exit status `code`
+    0x3333  fail: exit status `code` (1 if the code is 0)
     0x7777  reset: rvkvm cannot reboot a machine, so the run ends with RESET_STATUS
 Any other value is ignored, as on QEMU.
 """
@@ -35,7 +35,8 @@ class TestFinisher(Device):
         if command == FINISHER_PASS:
             self._events.request_exit(0, "poweroff")
         elif command == FINISHER_FAIL:
-            self._events.request_exit((value >> 16) & 0xFFFF, "fail")
+            # a failure must never look like a pass: code 0 becomes 1
+            self._events.request_exit((value >> 16) & 0xFFFF or 1, "fail")
         elif command == FINISHER_RESET:
             self._events.request_exit(RESET_STATUS, "reset")
 
