@@ -61,8 +61,9 @@ def cli():
 @click.option("--load-addr", help="Load address of a raw binary (default: RAM base).")
 @click.option("--timeout", type=float, help="End the run after SECONDS (exit status 124).")
 @click.option("--expect", help="Exit 0 as soon as the console output matches this regex.")
-@click.option("--trace", type=click.Choice(["int"]), multiple=True,
-              help="Trace categories: 'int' prints one line per trap and interrupt.")
+@click.option("--trace", type=click.Choice(["int", "sbi", "mmio"]), multiple=True,
+              help="Print one line per trap and interrupt (int), per SBI call served by rvkvm "
+                   "(sbi), per device register access (mmio). Repeatable.")
 @click.option("--stats", is_flag=True, help="At exit, print trap, SBI and MMIO counts and where the time went.")
 @click.option("--slice-ms", type=float, default=2.0, show_default=True,
               help="Time slice: the longest a pending interrupt waits.")
@@ -84,7 +85,7 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         with open(dump_dtb, "wb") as f:
             f.write(machine.dtb)
         return
-    if "int" in trace:
+    if trace:
         click.echo(f"rvkvm: time slicing: {machine.hart.slicer.kind}", err=True)
     machine.console.start_input()
     started = time.perf_counter()

@@ -502,3 +502,22 @@ def test_a_fail_code_of_256_does_not_exit_0(rvkvm, tmp_path):
     raw.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
     proc = rvkvm("boot", "--timeout", "10", raw)
     assert proc.returncode == 255, (proc.returncode, proc.stderr)
+
+
+def test_trace_sbi_and_mmio(rvkvm, shared_dir):
+    image = shared_dir / "linux" / "poweroff" / "Image"
+    if not image.exists():
+        pytest.skip(f"no Linux kernel at {image}")
+    proc = rvkvm("boot", "--trace", "sbi", "--expect", "RVKVM-USERSPACE-OK", "--timeout", "60", image)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the kernel asks the spec version first, and finds TIME by probing
+    assert "[sbi] BASE fid=0 " in proc.stderr and "value=0x2000000" in proc.stderr
+    assert re.search(r"\[sbi\] TIME fid=0 a0=0x[0-9a-f]+ .* -> error=0", proc.stderr)
+
+
+def test_trace_mmio_shows_uart_writes(rvkvm):
+    proc = rvkvm("boot", "--trace", "mmio", "--timeout", "20", IMAGES_DIR / "hello.elf")
+    assert proc.returncode == 0
+    # "H" of the greeting goes to THR, the pass to the finisher
+    assert "[mmio] uart16550 write 0x10000000 size 1 <- 0x48" in proc.stderr
+    assert "[mmio] finisher write 0x100000 size 4 <- 0x5555" in proc.stderr

@@ -53,9 +53,12 @@ class Bus:
                 return dev
         return None
 
-    def map_into(self, uc) -> None:
+    def map_into(self, uc, trace=None) -> None:
+        """Map every device into the engine. `trace`: callable(str) for --trace mmio."""
         for dev in self._devices:
             read_cb, write_cb = _callbacks(dev)
+            if trace is not None:
+                read_cb, write_cb = _traced(dev, read_cb, write_cb, trace)
             uc.mmio_map(dev.base, _page_round_up(dev.size), read_cb, None, write_cb, None)
 
 
@@ -77,3 +80,18 @@ def _callbacks(dev: Device):
             dev.write(offset, size, value & ((1 << (8 * size)) - 1))
 
     return read_cb, write_cb
+
+
+def _traced(dev: Device, read_cb, write_cb, trace):
+    """The same callbacks, printing one line per access (chosen at map time, so an
+    untraced run pays nothing)."""
+    def traced_read(uc, offset, size, user_data):
+        value = read_cb(uc, offset, size, user_data)
+        trace(f"[mmio] {dev.name} read  {dev.base + offset:#x} size {size} -> {value:#x}")
+        return value
+
+    def traced_write(uc, offset, size, value, user_data):
+        trace(f"[mmio] {dev.name} write {dev.base + offset:#x} size {size} <- {value:#x}")
+        write_cb(uc, offset, size, value, user_data)
+
+    return traced_read, traced_write

@@ -18,8 +18,9 @@ SRST_REASON_FAILURE = 1
 class PythonFirmware:
     """One hart's M-level firmware (SbiHost)."""
 
-    def __init__(self, machine, hart_id: int = 0):
+    def __init__(self, machine, hart_id: int = 0, trace=None):
         self.machine = machine
+        self.trace = trace                 # callable(str) for --trace sbi, or None
         self.hart_id = hart_id
         self.num_harts = 1
         self.timer_deadline = M64          # mtime at which STIP rises (SBI set_timer)
@@ -30,6 +31,11 @@ class PythonFirmware:
         self.hart = hart
         args = hart.regs.read_args()
         result = sbi.dispatch(self, args[7], args[6], args[:6])
+        if self.trace is not None:
+            row = sbi.find_extension(args[7])
+            name = row.name if row is not None else f"eid {args[7]:#x}"
+            self.trace(f"[sbi] {name} fid={args[6]} a0={args[0]:#x} a1={args[1]:#x} "
+                       f"a2={args[2]:#x} -> error={result.error} value={result.value:#x}")
         hart.regs.write_x(10, result.a0)
         if result.a1 is not None:
             hart.regs.write_x(11, result.a1)

@@ -50,7 +50,7 @@ class MachineConfig:
     dtb: str | None = None
     load_addr: int | None = None
     slice_seconds: float = 0.002
-    trace: frozenset = field(default_factory=frozenset)   # {"int"}
+    trace: frozenset = field(default_factory=frozenset)   # of "int", "sbi", "mmio"
     expect: str | None = None
     console_out: object = None            # a binary stream; stdout by default
 
@@ -90,7 +90,7 @@ class VirtMachine:
         self.hart.read_time = self.clint.mtime     # one timebase: rdtime == CLINT mtime
         self.plic = self.bus.add(Plic(self.hart, self))
         self.uart = self.bus.add(Uart16550(self.console.write, self.plic, layout.UART0_IRQ, self))
-        self.bus.map_into(self.uc)
+        self.bus.map_into(self.uc, trace=print_trace if "mmio" in cfg.trace else None)
         self.hart.mmio_ranges = tuple((dev.base, dev.size) for dev in self.bus.devices)
         self.console.add_input_sink(self.uart.feed)
         self.pollables = [self.clint, self.uart, self.plic]
@@ -133,7 +133,8 @@ class VirtMachine:
         if firmware_entry is not None:
             self.hart.reset(firmware_entry, PRV_M, a0=0, a1=self.dtb_addr)
         elif k.is_linux and bios != "none":
-            self.firmware = PythonFirmware(self)
+            self.firmware = PythonFirmware(
+                self, trace=print_trace if "sbi" in cfg.trace else None)
             self.hart.firmware = self.firmware
             self.hart.reset(k.entry, PRV_S, a0=0, a1=self.dtb_addr)
             self._firmware_hands_over()
