@@ -200,3 +200,26 @@ def test_ctrl_c_goes_to_the_guest_and_ctrl_a_x_quits(shell_image):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0, (child.exitstatus, child.before)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_guest_does_not_burn_a_core(shell_image):
+    """At the shell prompt Linux idles in WFI: rvkvm must sleep, not spin."""
+    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
+    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
+                          encoding="utf-8", codec_errors="replace", timeout=30)
+    try:
+        child.expect_exact(PROMPT)
+        cpu0, wall0 = _cpu_seconds(child.pid), time.monotonic()
+        time.sleep(2.0)
+        cpu1, wall1 = _cpu_seconds(child.pid), time.monotonic()
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert cpu1 - cpu0 < 0.5 * (wall1 - wall0), (cpu1 - cpu0, wall1 - wall0)
