@@ -48,6 +48,8 @@ XL64 = (2 << 32) | (2 << 34)           # UXL = SXL = 64
 
 
 class CsrViews:
+    """Mixed into Hart (hart.py), whose state it reads: regs, m (MState), virtual_m."""
+
     # ------------------------------------------------------------------ CSR views
     def read_mstatus(self) -> int:
         ucms = self.regs.csr_read(rc.UC_RISCV_REG_MSTATUS)

@@ -57,6 +57,8 @@ MAX_BLOCK_INSNS = 512                   # QEMU's limit on instructions per trans
 
 
 class ExceptionHandling:
+    """Mixed into Hart (hart.py): the engine's hooks and what they complete."""
+
     # ------------------------------------------------------------------ hooks
     def _on_intr(self, uc, intno: int, _user) -> None:
         t0 = perf_counter()
