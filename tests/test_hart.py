@@ -62,3 +62,11 @@ def test_firmware_timer_raises_stip_at_the_deadline():
     assert not m.hart.m.mip_sw & MIP_STIP
     fw.send_ipi([0])
     assert m.hart.m.mip_sw & MIP_SSIP
+
+
+def test_fetch_faults_of_page_straddling_instructions():
+    # Unicorn reports them at the start of the translated block; rvkvm must find the
+    # instruction: in M-mode (first fetch from a page) and in S-mode under Sv39
+    # (mepc = the instruction, mtval = the unmapped page). QEMU passes it too.
+    result = machine(GUESTS_DIR / "straddle.elf").run(timeout=10)
+    assert (result.status, result.reason) == (0, "poweroff")

@@ -4,6 +4,7 @@ SBI and OpenSBI fw_jump, the Image and the unstripped vmlinux, --expect, a kerne
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import re
 import time
 
@@ -50,6 +51,15 @@ def test_image_with_opensbi_fw_jump(rvkvm, poweroff_dir):
     assert_booted_and_powered_off(proc)
     assert "OpenSBI" in proc.stdout                 # the firmware's banner: it really ran
     assert proc.stdout.index("OpenSBI") < proc.stdout.index(MARKER)
+
+
+def test_image_with_opensbi_fw_dynamic(rvkvm, poweroff_dir):
+    """fw_dynamic finds the kernel through the fw_dynamic_info struct at a2, as QEMU passes it."""
+    fw = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf")
+    if not fw.exists():
+        pytest.skip(f"{fw} not installed (Debian package opensbi)")
+    proc = rvkvm("boot", "--bios", fw, "--timeout", BOOT_TIMEOUT, poweroff_dir / "Image")
+    assert_booted_and_powered_off(proc)
 
 
 def test_unstripped_vmlinux(rvkvm, poweroff_dir):

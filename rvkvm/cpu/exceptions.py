@@ -101,11 +101,7 @@ class ExceptionHandling:
             self.take_trap(Trap(cause, epc, tval))
             return
         if intno in FETCH_FAULTS:
-            tval = epc
-            if (epc & 0xFFF) == 0xFFE:         # a 4-byte insn straddling into an unmapped page
-                lo = mmu.read_u16_virt(self.ram, self.read_satp() if not self.virtual_m else 0, epc)
-                if lo is not None and lo & 3 == 3:
-                    tval = epc + 2
+            epc, tval = self._locate_fetch_fault(epc)
             self.take_trap(Trap(intno, epc, tval))
             return
         self.die(f"unexpected exception number {intno} from the engine at pc {epc:#x}", epc)
@@ -114,16 +110,52 @@ class ExceptionHandling:
         """A page fault under the M-mode identity map: the first fetch from a RAM page
         (make it executable and retry), or an access to nowhere (an access fault)."""
         if intno == 12:
-            target = epc
-            if self._mmap.make_executable(target) or self._mmap.make_executable(target + 2):
+            # the fetch may be anywhere from epc to the end of the next page (see
+            # _locate_fetch_fault): let both pages execute, then retry
+            made = self._mmap.make_executable(epc)
+            made |= self._mmap.make_executable((epc | 0xFFF) + 1)
+            if made:
                 self.flush_tlb()
                 self.regs.write(PC, epc)
                 return
-            self.take_trap(Trap(EXC_INSN_ACCESS, epc, epc))
+            epc, tval = self._locate_fetch_fault(epc)
+            self.take_trap(Trap(EXC_INSN_ACCESS, epc, tval))
             return
         access, tval = self._data_access(epc)
         store = intno == 15 or (access is not None and access.is_store)   # AMOs come as loads
         self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, epc, tval))
+
+    def _locate_fetch_fault(self, epc: int) -> tuple[int, int]:
+        """(epc, tval) of a fetch fault. Unicorn reports a fault in the second page of
+        an instruction that straddles a page boundary at the start of the translated
+        block, earlier in the first page. If the page at epc can be fetched from, walk
+        the block's straight-line code to the instruction that crosses into the next
+        page: it is the one that faulted, and tval is the start of that page."""
+        satp = 0 if self.virtual_m else self.read_satp()
+        if not self._fetchable(satp, epc):
+            return epc, epc
+        va = epc
+        while True:
+            lo = mmu.read_u16_virt(self.ram, satp, va)
+            if lo is None:
+                return epc, epc
+            length = 4 if lo & 3 == 3 else 2
+            next_page = (va | 0xFFF) + 1
+            if va + length > next_page or va + length == next_page:
+                # straddling: the faulting part is the next page; ending exactly at the
+                # boundary: the fault is the next instruction, the first on that page
+                return (va, next_page) if va + length > next_page else (next_page, next_page)
+            va += length
+
+    def _fetchable(self, satp: int, va: int) -> bool:
+        """Whether the hart, at its current privilege, may fetch from `va`."""
+        if self.virtual_m:
+            return self._mmap.is_executable(va)
+        pte = mmu.leaf_pte(self.ram, satp, va)
+        if pte is None:
+            return satp >> 60 == 0 and self.ram.contains(va)
+        user_page = bool(pte & mmu.PTE_U)
+        return bool(pte & mmu.PTE_X) and user_page == (self.priv == PRV_U)
 
     def _data_access(self, epc: int):
         """(the load/store at epc, its address): the trap value Unicorn does not give."""

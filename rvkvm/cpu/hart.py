@@ -118,7 +118,7 @@ class Hart(CsrViews, ExceptionHandling):
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_insn_invalid)
 
     # ------------------------------------------------------------------ reset
-    def reset(self, pc: int, priv: int, a0: int = 0, a1: int = 0) -> None:
+    def reset(self, pc: int, priv: int, a0: int = 0, a1: int = 0, a2: int = 0) -> None:
         """Start at `pc` in `priv`. With a Python firmware the hart never runs M code."""
         r = self.regs
         r.write(PRIV, 3)
@@ -130,6 +130,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._switch_level(priv, force=True)
         r.write_x(10, a0)
         r.write_x(11, a1)
+        r.write_x(12, a2)
         r.write(PC, pc)
 
     @property

@@ -113,6 +113,12 @@ class MachineModeMap:
             table = (pte >> 10) << 12
         return False
 
+    def is_executable(self, va: int) -> bool:
+        """Whether M code may fetch from `va` now (a RAM page it has fetched from)."""
+        if not self.ram_base <= va < self.ram_end:
+            return False
+        return bool(self._get(self._slot(va, 0)) & PTE_X)
+
     def make_executable(self, va: int) -> bool:
         """Let M code fetch from the RAM page holding `va`. False if `va` is not RAM
         (a real fetch access fault) or already executable."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .constants import SATP_MODE_SHIFT
 
 PPN_MASK = (1 << 44) - 1
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U = 1, 2, 4, 8, 16
 LEVELS = {8: 3, 9: 4, 10: 5}
 
 
@@ -28,6 +29,22 @@ def translate(ram, satp: int, va: int) -> int | None:
         if pte & 0xA:                      # R or X set: a leaf
             mask = (1 << (12 + 9 * level)) - 1
             return (((pte >> 10) << 12) & ~mask) | (va & mask)
+        table = ((pte >> 10) & PPN_MASK) << 12
+    return None
+
+
+def leaf_pte(ram, satp: int, va: int) -> int | None:
+    """The leaf PTE mapping `va` under `satp`, or None (bare mode or unmapped)."""
+    levels = LEVELS.get(satp >> SATP_MODE_SHIFT)
+    if levels is None:
+        return None
+    table = (satp & PPN_MASK) << 12
+    for level in range(levels - 1, -1, -1):
+        pte = ram.read_u64(table + ((va >> (12 + 9 * level)) & 0x1FF) * 8)
+        if pte is None or not pte & PTE_V:
+            return None
+        if pte & (PTE_R | PTE_X):
+            return pte
         table = ((pte >> 10) & PPN_MASK) << 12
     return None
 

@@ -12,6 +12,7 @@ the engine: device polling, interrupt delivery, WFI sleeps, exit checks.
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .firmware import PythonFirmware
 from .ram import Ram
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
+FW_DYNAMIC_MAGIC = 0x4942534F                 # "OSBI"
+FW_DYNAMIC_NEXT_MODE_S = 1
 MMU_TYPE = "riscv,sv57"
 M64 = (1 << 64) - 1
 
@@ -131,7 +134,8 @@ class VirtMachine:
         self._install_htif(k.symbols)
         self.dtb_addr = self._place_device_tree(k.end)
         if firmware_entry is not None:
-            self.hart.reset(firmware_entry, PRV_M, a0=0, a1=self.dtb_addr)
+            info = self._write_fw_dynamic_info(k.entry)
+            self.hart.reset(firmware_entry, PRV_M, a0=0, a1=self.dtb_addr, a2=info)
         elif k.is_linux and bios != "none":
             self.firmware = PythonFirmware(
                 self, trace=print_trace if "sbi" in cfg.trace else None)
@@ -140,6 +144,15 @@ class VirtMachine:
             self._firmware_hands_over()
         else:
             self.hart.reset(k.entry, PRV_M, a0=0, a1=self.dtb_addr)
+
+    def _write_fw_dynamic_info(self, next_addr: int) -> int:
+        """OpenSBI's fw_dynamic reads where to go from a struct at a2, as QEMU passes it
+        (fw_jump ignores it): magic "OSBI", version 2, next_addr, next_mode S, options,
+        boot_hart. It goes in the page below the device tree."""
+        addr = self.dtb_addr - 0x1000
+        fields = (FW_DYNAMIC_MAGIC, 2, next_addr, FW_DYNAMIC_NEXT_MODE_S, 0, 0)
+        self.ram.write(addr, struct.pack("<6Q", *fields), "fw_dynamic info")
+        return addr
 
     def _firmware_hands_over(self) -> None:
         """What M-mode firmware sets up before it enters a kernel in S-mode."""
