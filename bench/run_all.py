@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "linux_boot"]
+BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "linux_boot", "engine_choices"]
 
 
 def main(argv=None) -> int:
@@ -26,9 +26,11 @@ def main(argv=None) -> int:
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
         ap.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
-    from rvkvm.cpu.slicer import native_available
-    print(f"slicer: {'native' if native_available() else 'python'} "
-          f"(RVKVM_SLICER={os.environ.get('RVKVM_SLICER', '')!r})\n")
+    from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
+
+    from rvkvm.cpu.slicer import make_slicer
+    with make_slicer(Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)) as slicer:
+        print(f"slicer: {slicer.kind} (RVKVM_SLICER={os.environ.get('RVKVM_SLICER', '')!r})\n")
     summary, failed = [], False
     for name in args.names or BENCHMARKS:
         t0 = time.perf_counter()

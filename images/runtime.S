@@ -131,18 +131,23 @@ rt_pass:
     sw t1, 0(t0)
 1:  j 1b
 
-/* rt_fail(a0 = code, a1 = got, a2 = want): print, finisher fail with code. */
-    .globl rt_fail
-rt_fail:
+/* print "<name>: FAIL check <a0>", keeping the code in s9 (callers never return) */
+.macro PRINT_FAIL_HEAD
     mv s9, a0
-    mv s10, a1
-    mv s11, a2
     la a0, test_name
     call rt_puts
     la a0, .Lfail_msg
     call rt_puts
     mv a0, s9
     call rt_putdec
+.endm
+
+/* rt_fail(a0 = code, a1 = got, a2 = want): print, finisher fail with code. */
+    .globl rt_fail
+rt_fail:
+    mv s10, a1
+    mv s11, a2
+    PRINT_FAIL_HEAD
     la a0, .Lgot_msg
     call rt_puts
     mv a0, s10
@@ -159,13 +164,7 @@ rt_fail:
 /* a0 = code: print "<name>: FAIL check <code>: expected a trap" */
     .globl rt_fail_missed_trap
 rt_fail_missed_trap:
-    mv s9, a0
-    la a0, test_name
-    call rt_puts
-    la a0, .Lfail_msg
-    call rt_puts
-    mv a0, s9
-    call rt_putdec
+    PRINT_FAIL_HEAD
     la a0, .Lmissed_msg
     call rt_puts
     mv a0, s9

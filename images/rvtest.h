@@ -115,14 +115,19 @@ test_name:
  * Checks. `code` is the fail code; t5 and t6 belong to these macros.
  * On a mismatch: rt_fail(code, got, want), which never returns.
  */
-.macro CHECK_EQ code, got, want
-    beq \got, \want, .Lok\@
+/* report check `code` failed: rt_fail(code, got, want); never returns */
+.macro FAIL_CHECK code, got, want
     mv t5, \got
     mv t6, \want
     li a0, \code
     mv a1, t5
     mv a2, t6
     j rt_fail
+.endm
+
+.macro CHECK_EQ code, got, want
+    beq \got, \want, .Lok\@
+    FAIL_CHECK \code, \got, \want
 .Lok\@:
 .endm
 
@@ -133,12 +138,7 @@ test_name:
 
 .macro CHECK_NE code, got, notwant
     bne \got, \notwant, .Lok\@
-    mv t5, \got
-    mv t6, \notwant
-    li a0, \code
-    mv a1, t5
-    mv a2, t6
-    j rt_fail
+    FAIL_CHECK \code, \got, \notwant
 .Lok\@:
 .endm
 
@@ -147,12 +147,7 @@ test_name:
     bltu \got, \lo, .Lbad\@
     bleu \got, \hi, .Lok\@
 .Lbad\@:
-    mv t5, \got
-    mv t6, \hi
-    li a0, \code
-    mv a1, t5
-    mv a2, t6
-    j rt_fail
+    FAIL_CHECK \code, \got, \hi
 .Lok\@:
 .endm
 

@@ -78,7 +78,8 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
     config = MachineConfig(
         ram_size=parse_size(memory), bios=bios, append=append, initrd=initrd, dtb=dtb,
         load_addr=parse_int(load_addr, "--load-addr") if load_addr else None,
-        slice_seconds=slice_ms / 1000, trace=frozenset(trace), expect=check_regex(expect))
+        slice_seconds=slice_ms / 1000, trace=frozenset(trace), expect=check_regex(expect),
+        stats=stats)
     machine = VirtMachine(config)
     machine.load(kernel)
     if dump_dtb:                           # the tree this kernel would get (initrd, bootargs)

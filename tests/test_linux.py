@@ -147,10 +147,15 @@ def shell_image(shared_dir):
     return path
 
 
-def test_interactive_shell(shell_image):
+def spawn_shell(shell_image) -> pexpect.spawn:
+    """rvkvm booting the shell kernel in a pseudo-terminal (raw mode, as for a user)."""
     cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
-    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
-                          encoding="utf-8", codec_errors="replace", timeout=30)
+    return pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
+                         encoding="utf-8", codec_errors="replace", timeout=30)
+
+
+def test_interactive_shell(shell_image):
+    child = spawn_shell(shell_image)
     try:
         child.expect_exact(MARKER)
         child.expect_exact(PROMPT)
@@ -173,9 +178,7 @@ def test_interactive_shell(shell_image):
 def test_terminal_is_restored_after_the_shell(shell_image):
     """rvkvm puts the terminal in raw mode for the guest; it must give it back."""
     import termios
-    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
-    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
-                          encoding="utf-8", codec_errors="replace", timeout=30)
+    child = spawn_shell(shell_image)
     try:
         before = termios.tcgetattr(child.child_fd)
         child.expect_exact(PROMPT)
@@ -195,9 +198,7 @@ def test_terminal_is_restored_after_the_shell(shell_image):
 def test_ctrl_c_goes_to_the_guest_and_ctrl_a_x_quits(shell_image):
     """In raw mode Ctrl-C interrupts the guest's command, not rvkvm; Ctrl-A x ends
     rvkvm as it ends QEMU -nographic."""
-    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
-    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
-                          encoding="utf-8", codec_errors="replace", timeout=30)
+    child = spawn_shell(shell_image)
     try:
         child.expect_exact(PROMPT)
         child.sendline("sleep 30")
@@ -220,9 +221,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_an_idle_guest_does_not_burn_a_core(shell_image):
     """At the shell prompt Linux idles in WFI: rvkvm must sleep, not spin."""
-    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
-    child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
-                          encoding="utf-8", codec_errors="replace", timeout=30)
+    child = spawn_shell(shell_image)
     try:
         child.expect_exact(PROMPT)
         cpu0, wall0 = _cpu_seconds(child.pid), time.monotonic()

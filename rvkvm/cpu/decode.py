@@ -15,10 +15,6 @@ M64 = (1 << 64) - 1
 OP_LOAD, OP_LOAD_FP, OP_STORE, OP_STORE_FP, OP_AMO, OP_SYSTEM = 0x03, 0x07, 0x23, 0x27, 0x2F, 0x73
 
 
-def insn_length(low16: int) -> int:
-    return 4 if low16 & 3 == 3 else 2
-
-
 def sext(value: int, bits: int) -> int:
     return value - (1 << bits) if (value >> (bits - 1)) & 1 else value
 

@@ -25,8 +25,10 @@ from .constants import (
     EXC_INSN_ACCESS,
     EXC_LOAD_ACCESS,
     EXC_LOAD_MISALIGNED,
+    EXC_LOAD_PAGE_FAULT,
     EXC_STORE_ACCESS,
     EXC_STORE_MISALIGNED,
+    EXC_STORE_PAGE_FAULT,
     INSN_C_EBREAK,
     INSN_EBREAK,
     INSN_MRET,
@@ -56,16 +58,34 @@ MAX_BLOCK_INSNS = 512                   # QEMU's limit on instructions per trans
 
 
 
+# the store/AMO cause that goes with each load cause
+STORE_CAUSE = {EXC_LOAD_MISALIGNED: EXC_STORE_MISALIGNED, EXC_LOAD_ACCESS: EXC_STORE_ACCESS,
+               EXC_LOAD_PAGE_FAULT: EXC_STORE_PAGE_FAULT}
+
+
+def store_cause_if_store(cause: int, access) -> int:
+    """Unicorn reports some faults of AMOs and SC as a load's; the spec says store/AMO
+    for every access that writes. `access`: the decoded instruction, or None."""
+    if access is not None and access.is_store:
+        return STORE_CAUSE.get(cause, cause)
+    return cause
+
+
 class ExceptionHandling:
     """Mixed into Hart (hart.py): the engine's hooks and what they complete."""
 
     # ------------------------------------------------------------------ hooks
     def _on_intr(self, uc, intno: int, _user) -> None:
-        t0 = perf_counter()
         try:
             self._handle_exception(intno)
         except GuestDied:
             pass                               # run_slice re-raises it after emu_start
+
+    def _on_intr_timed(self, uc, intno: int, _user) -> None:
+        """_on_intr that also adds up its time, for --stats only: two clock reads
+        per trap are not free on the hottest path there is."""
+        t0 = perf_counter()
+        self._on_intr(uc, intno, _user)
         self.trap_seconds += perf_counter() - t0
 
     def _handle_exception(self, intno: int) -> None:
@@ -95,10 +115,7 @@ class ExceptionHandling:
             return
         if intno in DATA_FAULTS:
             access, tval = self._data_access(epc)
-            cause = intno
-            if intno == EXC_LOAD_MISALIGNED and access and access.is_amo and not access.is_lr:
-                cause = EXC_STORE_MISALIGNED   # Unicorn reports AMOs as loads
-            self.take_trap(Trap(cause, epc, tval))
+            self.take_trap(Trap(store_cause_if_store(intno, access), epc, tval))
             return
         if intno in FETCH_FAULTS:
             epc, tval = self._locate_fetch_fault(epc)
@@ -122,8 +139,8 @@ class ExceptionHandling:
             self.take_trap(Trap(EXC_INSN_ACCESS, epc, tval))
             return
         access, tval = self._data_access(epc)
-        store = intno == 15 or (access is not None and access.is_store)   # AMOs come as loads
-        self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, epc, tval))
+        cause = EXC_STORE_ACCESS if intno == 15 else EXC_LOAD_ACCESS
+        self.take_trap(Trap(store_cause_if_store(cause, access), epc, tval))
 
     def _locate_fetch_fault(self, epc: int) -> tuple[int, int]:
         """(epc, tval) of a fetch fault. Unicorn reports a fault in the second page of
@@ -261,7 +278,7 @@ class ExceptionHandling:
         self._invalid_insn = True
         return False
 
-    def _on_engine_error(self, err: UcError, start_pc: int) -> None:
+    def _on_engine_error(self, err: UcError) -> None:
         """Unicorn ended the run on an access to nowhere or an ebreak: make it a trap."""
         pc = self.regs.read(PC)
         invalid, self._invalid_insn = self._invalid_insn, False
@@ -271,8 +288,8 @@ class ExceptionHandling:
                 return
             if err.errno in (ucc.UC_ERR_READ_UNMAPPED, ucc.UC_ERR_WRITE_UNMAPPED):
                 epc, mem, address = self._find_unmapped_access(pc)
-                store = err.errno == ucc.UC_ERR_WRITE_UNMAPPED or (mem is not None and mem.is_store)
-                self.take_trap(Trap(EXC_STORE_ACCESS if store else EXC_LOAD_ACCESS, epc, address))
+                cause = EXC_STORE_ACCESS if err.errno == ucc.UC_ERR_WRITE_UNMAPPED else EXC_LOAD_ACCESS
+                self.take_trap(Trap(store_cause_if_store(cause, mem), epc, address))
                 return
             insn, length = self._insn_at(pc)
             if invalid or err.errno == ucc.UC_ERR_INSN_INVALID:

@@ -86,7 +86,7 @@ class MState:
 
 class Hart(CsrViews, ExceptionHandling):
     def __init__(self, uc, ram, clock, *, hart_id: int = 0, firmware=None,
-                 slice_seconds: float = 0.002, trace=None):
+                 slice_seconds: float = 0.002, trace=None, time_traps: bool = False):
         self.uc = uc
         self.ram = ram
         self.clock = clock
@@ -99,7 +99,7 @@ class Hart(CsrViews, ExceptionHandling):
         self.trace = trace                 # callable(str) for --trace int, or None
         self.stats = Counter()                 # traps and emulated instructions, by name
         self.engine_seconds = 0.0              # wall time inside emu_start (hooks included)
-        self.trap_seconds = 0.0                # of which in Python trap handling
+        self.trap_seconds = 0.0                # of which in Python trap handling (time_traps)
         self.slicer = make_slicer(uc, slice_seconds)
         self._presented_mip = -1
         self._invalid_insn = False
@@ -112,9 +112,10 @@ class Hart(CsrViews, ExceptionHandling):
         self._kernel_code_pages: dict[tuple[int, int], int] = {}
         self._last_s_entry = (0, 0)             # for tracing engine-taken interrupts
         self._sw_pending_changed = False        # an SBI call changed mip_sw
-        uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        # No UC_HOOK_MEM_UNMAPPED: merely installing it made every guest access 2.6x
-        # slower under paging. Accesses to nowhere are reconstructed after the run.
+        uc.hook_add(UC_HOOK_INTR, self._on_intr_timed if time_traps else self._on_intr)
+        # No UC_HOOK_MEM_UNMAPPED: merely installing it makes guest code ~2.5x
+        # slower under paging (bench/engine_choices.py). Accesses to nowhere are
+        # reconstructed after the run.
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_insn_invalid)
 
     # ------------------------------------------------------------------ reset
@@ -157,7 +158,7 @@ class Hart(CsrViews, ExceptionHandling):
             self.engine_seconds += perf_counter() - t0
             if self._death:
                 raise self._death
-            self._on_engine_error(err, pc)
+            self._on_engine_error(err)
             return "tick"
         self.engine_seconds += perf_counter() - t0
         if self._death:

@@ -3,7 +3,7 @@
 Guest M-mode code runs in Unicorn's S-mode (see hart.py), so Unicorn translates
 its accesses. With bare translation every RAM page is executable, and Unicorn
 sends every store to an executable page down its slow path (52 ns a store; a C
-workload ran 2.5x slower). So virtual M runs under this Sv39 identity map
+workload runs ~2.3x slower: bench/engine_choices.py). So virtual M runs under this Sv39 identity map
 instead: every page is readable and writable, and a RAM page becomes executable
 the first time M code fetches from it (a fetch page fault that Python resolves
 and the guest never sees). Pages that hold code stay slow for stores, as they
@@ -27,7 +27,6 @@ from .constants import SATP_MODE_SV39
 TABLES_BASE = 0x10_0000_0000          # 64 GiB: above RAM, below Sv39's 2^38 canonical limit
 PAGE = 4096
 MEGA = 2 << 20                        # an Sv39 level-1 leaf
-GIGA = 1 << 30
 SV39_LIMIT = 1 << 38                  # identity-mappable: VA bit 38 must stay clear
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_A, PTE_D = 1, 2, 4, 8, 0x40, 0x80
 LEAF_RW = PTE_V | PTE_R | PTE_W | PTE_A | PTE_D

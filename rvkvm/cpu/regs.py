@@ -19,7 +19,6 @@ PC = rc.UC_RISCV_REG_PC
 PRIV = rc.UC_RISCV_REG_PRIV
 X0 = rc.UC_RISCV_REG_X0
 A0 = rc.UC_RISCV_REG_A0
-SP = rc.UC_RISCV_REG_SP
 
 uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
@@ -27,10 +26,6 @@ uclib.uc_reg_write_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_in
                                      ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
 BATCH_MAX = 16
 
-
-def gpr(n: int) -> int:
-    """Unicorn register id of x<n>."""
-    return X0 + n
 
 
 class RegisterFile:

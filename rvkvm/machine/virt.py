@@ -28,7 +28,7 @@ from ..devices.clint import Clint
 from ..devices.finisher import RESET_STATUS, TestFinisher
 from ..devices.htif import Htif
 from ..devices.plic import Plic
-from ..devices.uart16550 import Uart16550
+from ..devices.uart16550 import make_uart0
 from ..errors import RvkvmError
 from .. import loaders
 from . import layout
@@ -55,6 +55,7 @@ class MachineConfig:
     slice_seconds: float = 0.002
     trace: frozenset = field(default_factory=frozenset)   # of "int", "sbi", "mmio"
     expect: str | None = None
+    stats: bool = False                   # time the Python trap handlers too (--stats)
     console_out: object = None            # a binary stream; stdout by default
 
 
@@ -86,13 +87,14 @@ class VirtMachine:
                                on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
                                on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"))
         trace = print_trace if "int" in cfg.trace else None
-        self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace)
+        self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace,
+                         time_traps=cfg.stats)
         self.bus = Bus()
         self.finisher = self.bus.add(TestFinisher(self))
         self.clint = self.bus.add(Clint(self.hart, self.clock, self))
         self.hart.read_time = self.clint.mtime     # one timebase: rdtime == CLINT mtime
         self.plic = self.bus.add(Plic(self.hart, self))
-        self.uart = self.bus.add(Uart16550(self.console.write, self.plic, layout.UART0_IRQ, self))
+        self.uart = self.bus.add(make_uart0(self.console.write, self.plic, self))
         self.bus.map_into(self.uc, trace=print_trace if "mmio" in cfg.trace else None)
         self.hart.mmio_ranges = tuple((dev.base, dev.size) for dev in self.bus.devices)
         self.console.add_input_sink(self.uart.feed)

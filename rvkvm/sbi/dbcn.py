@@ -16,40 +16,37 @@ from .host import Extension, SbiHost, SbiResult, not_supported
 MAX_TRANSFER = 64 * 1024
 
 
-def _buffer(args: tuple[int, ...]) -> tuple[int, int] | None:
-    """(physical address, length to transfer now), or None when the address is
-    beyond 64 bits (base_addr_hi != 0): nothing lives there on this machine."""
+def _guest_buffer(host: SbiHost, args: tuple[int, ...]) -> tuple[int, bytes] | None:
+    """(physical address, the bytes there now, at most MAX_TRANSFER of them), or None
+    when the range is inaccessible: beyond 64 bits (base_addr_hi != 0, nothing lives
+    there on this machine) or outside guest memory. Reading first also checks a
+    destination before console_read takes input, so a bad buffer loses no keystrokes."""
     num_bytes, base_lo, base_hi = args[0], args[1], args[2]
     if base_hi != 0:
         return None
-    return base_lo, min(num_bytes, MAX_TRANSFER)
+    length = min(num_bytes, MAX_TRANSFER)
+    data = host.read_guest_memory(base_lo, length) if length else b""
+    return None if data is None else (base_lo, data)
 
 
 def console_write(host: SbiHost, args: tuple[int, ...]) -> SbiResult:
-    buf = _buffer(args)
+    buf = _guest_buffer(host, args)
     if buf is None:
         return SbiResult(error=SBI_ERR_INVALID_PARAM)
-    addr, length = buf
-    if length == 0:
-        return SbiResult()
-    data = host.read_guest_memory(addr, length)
-    if data is None:
-        return SbiResult(error=SBI_ERR_INVALID_PARAM)
-    host.console_write(data)
+    data = buf[1]
+    if data:
+        host.console_write(data)
     return SbiResult(value=len(data))
 
 
 def console_read(host: SbiHost, args: tuple[int, ...]) -> SbiResult:
-    buf = _buffer(args)
+    buf = _guest_buffer(host, args)
     if buf is None:
         return SbiResult(error=SBI_ERR_INVALID_PARAM)
-    addr, length = buf
-    if length == 0:
+    addr, space = buf
+    if not space:
         return SbiResult()
-    # check the destination before taking input, so a bad buffer loses no keystrokes
-    if host.read_guest_memory(addr, length) is None:
-        return SbiResult(error=SBI_ERR_INVALID_PARAM)
-    data = host.console_read(length)[:length]
+    data = host.console_read(len(space))[:len(space)]
     if data and not host.write_guest_memory(addr, data):
         return SbiResult(error=SBI_ERR_FAILED)
     return SbiResult(value=len(data))

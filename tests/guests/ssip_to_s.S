@@ -3,7 +3,7 @@
  * it, enables sie.SSIE, and drops to S with SIE clear. S's wfi must fall through
  * (pending & enabled), and sip must still show SSIP. Also: the trigger CSRs exist
  * (tselect/tdata1 read 0, no trap). Finisher: 0x5555 pass, (n << 16) | 0x3333 fail n. */
-#define FINISHER 0x100000
+#include "finisher.h"
 .globl _start
 _start:
     la t0, m_trap
@@ -42,14 +42,6 @@ m_trap:
 trap_fail:
     li a0, 3
 fail:
-    slli a0, a0, 16
-    li t0, 0x3333
-    or a0, a0, t0
-    li t0, FINISHER
-    sw a0, 0(t0)
-1:  j 1b
+    FINISH_FAIL_A0
 pass:
-    li t0, FINISHER
-    li t1, 0x5555
-    sw t1, 0(t0)
-1:  j 1b
+    FINISH_PASS

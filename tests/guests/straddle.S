@@ -5,7 +5,7 @@
  *    unmapped one: the fetch page fault must have mepc = the instruction's start and
  *    mtval = the start of the unmapped page (spec: the faulting portion).
  * Finisher: 0x5555 pass, (n << 16) | 0x3333 fail n. */
-#define FINISHER 0x100000
+#include "finisher.h"
 #define PTE_LEAF 0xcf                   /* V R W X A D */
 .option norvc
 .globl _start
@@ -92,17 +92,9 @@ m_trap:
     bne t0, t1, fail
     li a0, 5
     beqz s1, fail                       /* part 1 ran its straddling addi */
-    li t0, FINISHER
-    li t1, 0x5555
-    sw t1, 0(t0)
-1:  j 1b
+    FINISH_PASS
 fail:
-    slli a0, a0, 16
-    li t0, 0x3333
-    or a0, a0, t0
-    li t0, FINISHER
-    sw a0, 0(t0)
-1:  j 1b
+    FINISH_FAIL_A0
 
 .balign 4096, 0
     .fill (4096 - 8 - 2) / 4, 4, 0x00000013

@@ -6,8 +6,7 @@
  */
 #define CLINT_MTIMECMP  0x02004000
 #define CLINT_MTIME     0x0200bff8
-#define FINISHER        0x00100000
-#define FINISHER_PASS   0x5555
+#include "finisher.h"
 #define DELAY_TICKS     10000000   /* 1 s at 10 MHz */
 #define MIP_MTIP        (1 << 7)
 #define MSTATUS_MIE     (1 << 3)
@@ -28,7 +27,4 @@ _start:
 1:  wfi
     ld t1, 0(t2)
     bltu t1, s0, 1b
-    li t0, FINISHER
-    li t1, FINISHER_PASS
-    sw t1, 0(t0)
-2:  j 2b
+    FINISH_PASS
