@@ -88,21 +88,28 @@ def rvkvm_command() -> list[str]:
 
 # ----------------------------------------------------------------------------- raw Unicorn
 
-def run_raw_unicorn(elf: str, with_slicer_hook: bool = False) -> float:
-    """Run `elf`'s code on a fresh Uc with only RAM (and a UART that is always ready),
-    from its entry until it writes the test finisher. Returns the seconds of emu_start.
-    with_slicer_hook: add rvkvm's native block hook (never asked to stop), to show its cost."""
+def raw_unicorn_with(elf: str):
+    """(a fresh Uc with RAM holding `elf`'s loadable segments, its entry point)."""
     from elftools.elf.elffile import ELFFile
-    from unicorn import UC_ARCH_RISCV, UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_RISCV64, Uc, UcError
+    from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
     uc.mem_map(RAM_BASE, RAM_SIZE)
     with open(elf, "rb") as f:
         image = ELFFile(f)
-        entry = image.header.e_entry
         for seg in image.iter_segments():
             if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]:
                 uc.mem_write(seg["p_paddr"], seg.data())
+        return uc, image.header.e_entry
+
+
+def run_raw_unicorn(elf: str, with_slicer_hook: bool = False) -> float:
+    """Run `elf`'s code on a fresh Uc with only RAM (and a UART that is always ready),
+    from its entry until it writes the test finisher. Returns the seconds of emu_start.
+    with_slicer_hook: add rvkvm's native block hook (never asked to stop), to show its cost."""
+    from unicorn import UC_HOOK_MEM_WRITE_UNMAPPED, UcError
+
+    uc, entry = raw_unicorn_with(elf)
     # LSR (offset 5): THR empty and idle, so console output never blocks
     uc.mmio_map(UART0_BASE, 0x1000, lambda uc_, off, size, ud: 0x60 if off == 5 else 0, None,
                 lambda uc_, off, size, value, ud: None, None)

@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
-    FINISHER_BASE, IMAGES, RAM_BASE, RAM_SIZE, UART0_BASE, median, report,
+    FINISHER_BASE, IMAGES, RAM_BASE, RAM_SIZE, UART0_BASE, median, raw_unicorn_with, report,
 )
 
 
@@ -26,21 +26,12 @@ def run_workload(elf: str, mode: str) -> float:
     """Seconds of emu_start for `elf` from its entry to its finisher write."""
     import time
 
-    from elftools.elf.elffile import ELFFile
-    from unicorn import (UC_ARCH_RISCV, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INTR,
-                         UC_HOOK_MEM_UNMAPPED, UC_MODE_RISCV64, Uc)
+    from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
     from unicorn import riscv_const as rc
 
     from rvkvm.cpu.mmode_map import MachineModeMap
 
-    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-    uc.mem_map(RAM_BASE, RAM_SIZE)
-    with open(elf, "rb") as f:
-        image = ELFFile(f)
-        entry = image.header.e_entry
-        for seg in image.iter_segments():
-            if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]:
-                uc.mem_write(seg["p_paddr"], seg.data())
+    uc, entry = raw_unicorn_with(elf)
     passed = []
     uc.mmio_map(UART0_BASE, 0x1000, lambda u, off, size, ud: 0x60 if off == 5 else 0, None,
                 lambda u, off, size, value, ud: None, None)
