@@ -2,8 +2,8 @@
 
 - Zicsr instructions are decoded here so every CSR operand carries the project's name
   (rvkvm.cpu.csr_names): capstone 5 prints hgatp, stimecmp, menvcfg... as bare numbers.
-- The hypervisor instructions capstone 5 lacks (HLV, HLVX, HSV, HFENCE) come from a
-  small mask/match table. Anything still undecodable is shown as `.word`/`.half` and the
+- The hypervisor instructions capstone 5 lacks (HLV, HLVX, HSV, HFENCE) come from the
+  hart's own table of emulated instructions (rvkvm.cpu.decode.EMULATED). Anything still undecodable is shown as `.word`/`.half` and the
   walk goes on with the next instruction.
 
 Output, one line per instruction (the encoding as objdump shows it, a halfword or word):
@@ -17,6 +17,7 @@ import click
 import capstone
 
 from .cpu.csr_names import csr_name
+from .cpu.decode import H_HANDLERS, find_emulated
 from .errors import RvkvmError
 from .loaders.elf import (STB_LOCAL, STT_FUNC, STT_NOTYPE, ELF_MAGIC, open_elf,
                           read_symbols)
@@ -60,37 +61,16 @@ def decode_csr(word: int) -> tuple[str, str] | None:
     return full, f"{ABI_NAMES[rd]}, {csr}, {src}"
 
 
-# Hypervisor instructions (privileged spec ch. 8; riscv-opcodes MATCH_/MASK_ values).
-# Operand shapes: "load" rd, (rs1); "store" rs2, (rs1); "fence" rs1, rs2.
-_H_ROWS = (
-    (0xFFF0707F, 0x60004073, "hlv.b", "load"),
-    (0xFFF0707F, 0x60104073, "hlv.bu", "load"),
-    (0xFFF0707F, 0x64004073, "hlv.h", "load"),
-    (0xFFF0707F, 0x64104073, "hlv.hu", "load"),
-    (0xFFF0707F, 0x64304073, "hlvx.hu", "load"),
-    (0xFFF0707F, 0x68004073, "hlv.w", "load"),
-    (0xFFF0707F, 0x68104073, "hlv.wu", "load"),
-    (0xFFF0707F, 0x68304073, "hlvx.wu", "load"),
-    (0xFFF0707F, 0x6C004073, "hlv.d", "load"),
-    (0xFE007FFF, 0x62004073, "hsv.b", "store"),
-    (0xFE007FFF, 0x66004073, "hsv.h", "store"),
-    (0xFE007FFF, 0x6A004073, "hsv.w", "store"),
-    (0xFE007FFF, 0x6E004073, "hsv.d", "store"),
-    (0xFE007FFF, 0x22000073, "hfence.vvma", "fence"),
-    (0xFE007FFF, 0x62000073, "hfence.gvma", "fence"),
-)
-
-
 def decode_hypervisor(word: int) -> tuple[str, str] | None:
     rd, _, rs1, rs2 = _fields(word)
-    for mask, match, name, shape in _H_ROWS:
-        if word & mask == match:
-            if shape == "load":
-                return name, f"{ABI_NAMES[rd]}, ({ABI_NAMES[rs1]})"
-            if shape == "store":
-                return name, f"{ABI_NAMES[rs2]}, ({ABI_NAMES[rs1]})"
-            return name, "" if rs1 == rs2 == 0 else f"{ABI_NAMES[rs1]}, {ABI_NAMES[rs2]}"
-    return None
+    row = find_emulated(word)
+    if row is None or row.handler not in H_HANDLERS:
+        return None
+    if row.shape == "load":
+        return row.name, f"{ABI_NAMES[rd]}, ({ABI_NAMES[rs1]})"
+    if row.shape == "store":
+        return row.name, f"{ABI_NAMES[rs2]}, ({ABI_NAMES[rs1]})"
+    return row.name, "" if rs1 == rs2 == 0 else f"{ABI_NAMES[rs1]}, {ABI_NAMES[rs2]}"
 
 
 # capstone prints these targets as offsets from the instruction; the absolute address

@@ -328,7 +328,7 @@ def test_finisher_pass_wins_over_what_the_guest_does_next(rvkvm, tmp_path):
 # ---------------------------------------------------------------- --trace int
 
 TRACE_RE = re.compile(r"^\[int\] (exception|interrupt) (\w+) \((0x[0-9a-f]+)\) "
-                      r"epc=(0x[0-9a-f]+) tval=(0x[0-9a-f]+) ([MSU])->([MSU])")
+                      r"epc=(0x[0-9a-f]+) tval=(0x[0-9a-f]+)(?: htval=\S+ htinst=\S+)? (M|HS|S|U|VS|VU)->(M|HS|S|U|VS|VU)")
 CAUSES = {"ecall_u": 8, "ecall_s": 9, "ecall_m": 11, "illegal_insn": 2, "breakpoint": 3,
           "load_access_fault": 5, "store_access_fault": 7, "m_timer": (1 << 63) | 7}
 
@@ -351,9 +351,9 @@ def test_trace_int_shows_causes_epc_and_privilege_transitions(rvkvm):
     transitions = {(m.group(2), m.group(6), m.group(7)) for m in traps}
     # ecall from each mode is numbered by the mode it came from
     assert ("ecall_u", "U", "M") in transitions
-    assert ("ecall_s", "S", "M") in transitions
+    assert ("ecall_s", "HS", "M") in transitions
     assert ("ecall_m", "M", "M") in transitions
-    assert ("ecall_u", "U", "S") in transitions            # delegated by medeleg
+    assert ("ecall_u", "U", "HS") in transitions            # delegated by medeleg
     # every ecall's epc is an `ecall` instruction in the image
     listing = rvkvm("disas", elf).stdout
     for m in traps:

@@ -26,13 +26,13 @@ def test_ssip_set_by_m_survives_mret_to_s():
 
 def test_guest_m_code_runs_in_virtual_m():
     m = machine(IMAGES_DIR / "hello.elf")
-    assert m.hart.priv == PRV_M and m.hart.virtual_m
+    assert m.hart.priv == PRV_M and m.hart.context == "machine"
     assert m.run(timeout=10).status == 0
 
 
 def test_linux_without_bios_starts_in_s_with_python_firmware(shared_dir):
     m = machine(shared_dir / "linux" / "poweroff" / "Image")
-    assert m.hart.priv == PRV_S and not m.hart.virtual_m
+    assert m.hart.priv == PRV_S and m.hart.context == "host"
     assert m.firmware is not None
     # what firmware hands over: S interrupts delegated, time readable from S
     assert m.hart.m.mideleg == 0x222 and m.hart.m.mcounteren & 2

@@ -5,6 +5,9 @@ XLEN_MASK = (1 << 64) - 1
 # privilege levels
 PRV_U, PRV_S, PRV_M = 0, 1, 3
 PRIV_NAMES = {PRV_U: "U", PRV_S: "S", PRV_M: "M"}
+# htinst pseudo-instructions for guest-page faults on implicit VS-stage PTE accesses
+HTINST_PTE_READ64 = 0x00003000
+HTINST_PTE_WRITE64 = 0x00003020
 
 # synchronous exception causes
 EXC_INSN_MISALIGNED = 0
@@ -47,10 +50,15 @@ INTERRUPT_FLAG = 1 << 63
 MIP_SSIP, MIP_MSIP = 1 << IRQ_SSI, 1 << IRQ_MSI
 MIP_STIP, MIP_MTIP = 1 << IRQ_STI, 1 << IRQ_MTI
 MIP_SEIP, MIP_MEIP = 1 << IRQ_SEI, 1 << IRQ_MEI
+IRQ_SGEI = 12
+MIP_VSSIP, MIP_VSTIP, MIP_VSEIP = 1 << IRQ_VSSI, 1 << IRQ_VSTI, 1 << IRQ_VSEI
+MIP_SGEIP = 1 << IRQ_SGEI
 S_INTERRUPTS = MIP_SSIP | MIP_STIP | MIP_SEIP
 M_INTERRUPTS = MIP_MSIP | MIP_MTIP | MIP_MEIP
-# priority order for simultaneous interrupts (privileged spec 3.1.9)
-INTERRUPT_PRIORITY = (IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI)
+VS_INTERRUPTS = MIP_VSSIP | MIP_VSTIP | MIP_VSEIP
+# priority order for simultaneous interrupts (privileged spec 3.1.9 and 8.4.3)
+INTERRUPT_PRIORITY = (IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI, IRQ_SGEI,
+                      IRQ_VSEI, IRQ_VSSI, IRQ_VSTI)
 
 # mstatus fields (spec positions)
 MSTATUS_SIE = 1 << 1
@@ -72,7 +80,24 @@ MSTATUS_TW = 1 << 21
 MSTATUS_TSR = 1 << 22
 MSTATUS_UXL = 3 << 32
 MSTATUS_SXL = 3 << 34
+MSTATUS_GVA = 1 << 38
+MSTATUS_MPV = 1 << 39
 MSTATUS_SD = 1 << 63
+
+# hstatus fields (H extension)
+HSTATUS_VSBE = 1 << 5
+HSTATUS_GVA = 1 << 6
+HSTATUS_SPV = 1 << 7
+HSTATUS_SPVP = 1 << 8
+HSTATUS_HU = 1 << 9
+HSTATUS_VGEIN = 0x3F << 12
+HSTATUS_VTVM = 1 << 20
+HSTATUS_VTW = 1 << 21
+HSTATUS_VTSR = 1 << 22
+HSTATUS_VSXL = 3 << 32
+HGATP_MODE_SHIFT = 60
+HGATP_VMID_SHIFT = 44
+HGATP_MODE_BARE, HGATP_MODE_SV39X4, HGATP_MODE_SV48X4, HGATP_MODE_SV57X4 = 0, 8, 9, 10
 # where Unicorn 2.1.4 keeps TW and TSR (a QEMU 5.0 bug): only these positions act
 UC_MSTATUS_TW = 1 << 29
 UC_MSTATUS_TSR = 1 << 30

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from unicorn import riscv_const as rc
 
-from .constants import PRIV_NAMES
 from .csr import CSR_TABLE
 from .csr_names import CSR_NUMBERS
 
@@ -17,15 +16,21 @@ UC_CSRS = {"sstatus": rc.UC_RISCV_REG_SSTATUS, "stvec": rc.UC_RISCV_REG_STVEC,
 DUMP_CSRS = ["mstatus", "mie", "mip", "mideleg", "medeleg", "mtvec", "mepc", "mcause",
              "mtval", "mscratch", "satp", "sstatus", "stvec", "sepc", "scause", "stval",
              "sscratch"]
+# with the H extension: the hypervisor's view, and the guest's CSRs
+DUMP_CSRS_H = ["hstatus", "hedeleg", "hideleg", "hgatp", "htval", "htinst", "mtval2",
+               "vsstatus", "vstvec", "vsepc", "vscause", "vstval", "vsatp"]
 
 
 def format_dump(hart) -> str:
     regs = hart.regs
-    lines = [f" pc       {regs.read(rc.UC_RISCV_REG_PC):016x}   priv {PRIV_NAMES[hart.priv]}"
-             f"   hart {hart.hart_id}"]
+    level = hart.level
+    bpc = f"   bpc {hart.h.bpc:016x}" if hart.has_h else ""
+    lines = [f" pc       {regs.read(rc.UC_RISCV_REG_PC):016x}   level {level} (V={int(level.virt)})"
+             f"   hart {hart.hart_id}{bpc}"]
     csrs = []
-    for name in DUMP_CSRS:
-        if name in UC_CSRS:
+    names = DUMP_CSRS + (DUMP_CSRS_H if hart.has_h else [])
+    for name in names:
+        if name in UC_CSRS:               # at V=1 these are VS's (Unicorn holds them)
             value = regs.csr_read(UC_CSRS[name])
         else:
             value = CSR_TABLE[CSR_NUMBERS[name]].read(hart)

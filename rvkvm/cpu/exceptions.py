@@ -2,51 +2,55 @@
 of `Hart`).
 
 Unicorn calls the interrupt hook with pc + 4 and no trap CSR written; these methods
-rebuild the trap (cause by privilege, tval by decoding the instruction at epc),
-complete what Python emulates, or hand a `Trap` to `take_trap()`.
+rebuild the trap (cause by level, tval by decoding the instruction at epc), complete
+what Python emulates (decode.EMULATED: one `_op_<handler>` each), or hand a `Trap`
+to `take_trap()`. Faults of the two-stage fill hook arrive as an engine error.
 """
 from __future__ import annotations
 
 from time import perf_counter
 
-from unicorn import (
-    UcError,
-)
+from unicorn import UcError
 from unicorn import riscv_const as rc
 from unicorn import unicorn_const as ucc
 
-from . import mmu
+from . import walk
 from .constants import (
     EXC_BREAKPOINT,
     EXC_ECALL_M,
     EXC_ECALL_S,
     EXC_ECALL_U,
+    EXC_ECALL_VS,
     EXC_ILLEGAL_INSN,
     EXC_INSN_ACCESS,
+    EXC_INSN_GUEST_PAGE_FAULT,
     EXC_LOAD_ACCESS,
+    EXC_LOAD_GUEST_PAGE_FAULT,
     EXC_LOAD_MISALIGNED,
     EXC_LOAD_PAGE_FAULT,
     EXC_STORE_ACCESS,
+    EXC_STORE_GUEST_PAGE_FAULT,
     EXC_STORE_MISALIGNED,
     EXC_STORE_PAGE_FAULT,
+    EXC_VIRTUAL_INSN,
+    HSTATUS_HU,
+    HSTATUS_SPVP,
+    HSTATUS_VTSR,
+    HSTATUS_VTVM,
+    HSTATUS_VTW,
+    HTINST_PTE_READ64,
+    HTINST_PTE_WRITE64,
     INSN_C_EBREAK,
     INSN_EBREAK,
-    INSN_MRET,
-    INSN_SRET,
-    MSTATUS_MIE,
-    MSTATUS_MPIE,
-    MSTATUS_MPP,
-    MSTATUS_MPP_SHIFT,
-    MSTATUS_MPRV,
-    MSTATUS_SIE,
-    MSTATUS_SPIE,
-    MSTATUS_SPP,
+    MSTATUS_TSR,
+    MSTATUS_TVM,
+    MSTATUS_TW,
     PRV_M,
     PRV_S,
     PRV_U,
 )
-from .csr import COUNTER_BITS, CSR_TABLE
-from .decode import decode_csr, decode_mem, is_sfence_vma
+from .decode import decode_csr, decode_mem, find_emulated, transformed_insn
+from .levels import HS, M, U, VS, VU
 from .regs import PC
 from .trap import GuestDied, Trap
 
@@ -55,12 +59,16 @@ M64 = (1 << 64) - 1
 DATA_FAULTS = {4, 5, 6, 7, 13, 15}
 FETCH_FAULTS = {0, 1, 12}
 MAX_BLOCK_INSNS = 512                   # QEMU's limit on instructions per translated block
-
-
+ECALL_CAUSE = {M: EXC_ECALL_M, HS: EXC_ECALL_S, U: EXC_ECALL_U, VS: EXC_ECALL_VS,
+               VU: EXC_ECALL_U}
+GUEST_PAGE_FAULTS = (EXC_INSN_GUEST_PAGE_FAULT, EXC_LOAD_GUEST_PAGE_FAULT,
+                     EXC_STORE_GUEST_PAGE_FAULT)
+SIGNED_LOAD = {1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 0}
 
 # the store/AMO cause that goes with each load cause
 STORE_CAUSE = {EXC_LOAD_MISALIGNED: EXC_STORE_MISALIGNED, EXC_LOAD_ACCESS: EXC_STORE_ACCESS,
-               EXC_LOAD_PAGE_FAULT: EXC_STORE_PAGE_FAULT}
+               EXC_LOAD_PAGE_FAULT: EXC_STORE_PAGE_FAULT,
+               EXC_LOAD_GUEST_PAGE_FAULT: EXC_STORE_GUEST_PAGE_FAULT}
 
 
 def store_cause_if_store(cause: int, access) -> int:
@@ -94,9 +102,9 @@ class ExceptionHandling:
         r = self.regs
         pc = r.read(PC)
         epc = (pc - 4) & M64                   # Unicorn has added 4, even after a 2-byte insn
-        priv = self.priv
+        level = self.level
         if intno == 8:                         # ecall
-            if priv == PRV_S and self.firmware is not None and not (self.m.medeleg >> 9 & 1):
+            if level is HS and self.firmware is not None and not (self.m.medeleg >> 9 & 1):
                 self.stats["sbi_call"] += 1
                 self._sw_pending_changed = False
                 self.firmware.ecall(self)
@@ -104,13 +112,12 @@ class ExceptionHandling:
                 if self._sw_pending_changed:   # set_timer, IPIs
                     self.present_interrupts()
                 return
-            cause = {PRV_U: EXC_ECALL_U, PRV_S: EXC_ECALL_S, PRV_M: EXC_ECALL_M}[priv]
-            self.take_trap(Trap(cause, epc))
+            self.take_trap(Trap(ECALL_CAUSE[level], epc))
             return
         if intno == EXC_ILLEGAL_INSN:
-            self._on_illegal(epc, priv)
+            self._on_illegal(epc, level)
             return
-        if self.virtual_m and intno in (12, 13, 15):
+        if level is M and intno in (12, 13, 15):
             self._mmode_page_fault(intno, epc)
             return
         if intno in DATA_FAULTS:
@@ -148,12 +155,12 @@ class ExceptionHandling:
         block, earlier in the first page. If the page at epc can be fetched from, walk
         the block's straight-line code to the instruction that crosses into the next
         page: it is the one that faulted, and tval is the start of that page."""
-        satp = 0 if self.virtual_m else self.read_satp()
-        if not self._fetchable(satp, epc):
+        if not self._fetchable(epc):
             return epc, epc
+        cfg = self.walk_config()
         va = epc
         while True:
-            lo = mmu.read_u16_virt(self.ram, satp, va)
+            lo = self._read_u16_virt(va, cfg) if self.context != "machine" else self.ram.read_u16(va)
             if lo is None:
                 return epc, epc
             length = 4 if lo & 3 == 3 else 2
@@ -164,15 +171,12 @@ class ExceptionHandling:
                 return (va, next_page) if va + length > next_page else (next_page, next_page)
             va += length
 
-    def _fetchable(self, satp: int, va: int) -> bool:
-        """Whether the hart, at its current privilege, may fetch from `va`."""
-        if self.virtual_m:
+    def _fetchable(self, va: int) -> bool:
+        """Whether the hart, at its current level, may fetch from `va`."""
+        if self.context == "machine":
             return self._mmap.is_executable(va)
-        pte = mmu.leaf_pte(self.ram, satp, va)
-        if pte is None:
-            return satp >> 60 == 0 and self.ram.contains(va)
-        user_page = bool(pte & mmu.PTE_U)
-        return bool(pte & mmu.PTE_X) and user_page == (self.priv == PRV_U)
+        w = self.translate(va, walk.FETCH)
+        return w.ok and self.ram.contains(w.pa)
 
     def _data_access(self, epc: int):
         """(the load/store at epc, its address): the trap value Unicorn does not give."""
@@ -182,57 +186,33 @@ class ExceptionHandling:
             return None, 0
         return access, (self.regs.read_x(access.base) + access.offset) & M64
 
-    def _on_illegal(self, epc: int, priv: int) -> None:
+    # ------------------------------------------------------------------ emulation
+    def _on_illegal(self, epc: int, level) -> None:
         insn, length = self._insn_at(epc)
         if insn is None:
             self.take_trap(Trap(EXC_ILLEGAL_INSN, epc, 0))
             return
-        if length == 4 and self._emulate(insn, epc, priv):
-            return
+        row = find_emulated(insn) if length == 4 else None
+        if row is not None:
+            outcome = getattr(self, "_op_" + row.handler)(insn, epc, level)
+            if outcome is True:
+                return
+            if outcome == EXC_VIRTUAL_INSN:
+                self.take_trap(Trap(EXC_VIRTUAL_INSN, epc, insn))
+                return
         self.take_trap(Trap(EXC_ILLEGAL_INSN, epc, insn))
 
-    def _emulate(self, insn: int, epc: int, priv: int) -> bool:
-        """Instructions Python completes itself. False: raise illegal instruction."""
-        ci = decode_csr(insn)
-        if ci is not None:
-            row = self._emulate_csr(ci, priv)
-            if row is None:
-                return False
-            self.stats[row.stat_name] += 1
-            self.regs.write(PC, epc + 4)
-            if ci.writes and row.affects_interrupts:
-                if self.virtual_m:             # the write may have enabled an M interrupt
-                    self.check_interrupts()
-                else:
-                    self.present_interrupts()
-            return True
-        if priv != PRV_M:
-            return False
-        if insn == INSN_MRET:
-            self._mret()
-        elif insn == INSN_SRET:
-            self._sret_from_m()
-        elif is_sfence_vma(insn):
-            self.flush_tlb()
-            self.regs.write(PC, epc + 4)
-        else:
-            return False
-        return True
+    # Each _op_ returns True (completed, or it raised its own trap), VIRTUAL (a
+    # virtual-instruction fault), or False (illegal instruction).
 
-    def _emulate_csr(self, ci, priv: int):
-        """Complete a CSR instruction; returns its table row, or None: illegal."""
-        num = ci.csr
-        row = CSR_TABLE.get(num)
-        if row is None or row.min_priv > priv or (ci.writes and row.read_only):
-            return None
-        if priv < PRV_M and num in COUNTER_BITS:
-            bit = COUNTER_BITS[num]
-            if not self.m.mcounteren >> bit & 1:
-                return None
-            if priv == PRV_U and not self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN) >> bit & 1:
-                return None
-        if num == 0x180 and priv != PRV_M:     # satp traps below M only when TVM says so
-            return None
+    def _op_csr(self, insn: int, epc: int, level):
+        ci = decode_csr(insn)
+        row = self.csr_table.get(ci.csr)
+        if row is None:
+            return False
+        fault = row.access_fault(self, level, ci.writes)
+        if fault is not None:
+            return fault if fault == EXC_VIRTUAL_INSN else False
         r = self.regs
         old = row.read(self)
         if ci.writes:
@@ -242,47 +222,164 @@ class ExceptionHandling:
             if row.write is not None:
                 row.write(self, new & M64)
         r.write_x(ci.rd, old)
-        return row
-
-    def _mret(self) -> None:
-        m = self.m
-        ms = m.mstatus
-        mpp = (ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
-        ms &= ~(MSTATUS_MIE | MSTATUS_MPP)
-        if ms & MSTATUS_MPIE:
-            ms |= MSTATUS_MIE
-        ms |= MSTATUS_MPIE                     # MPP becomes U (0)
-        if mpp != PRV_M:
-            ms &= ~MSTATUS_MPRV
-        m.mstatus = ms
-        self.stats["mret"] += 1
-        self._switch_level(mpp)
-        self.regs.write(PC, m.mepc)
-        if mpp == PRV_M:
+        self.stats[row.stat_name] += 1
+        r.write(PC, epc + 4)
+        if ci.writes and row.affects_interrupts:
+            # spec 3.1.9: an interrupt the write made pending and enabled is taken
+            # before the next instruction
             self.check_interrupts()
+        return True
 
-    def _sret_from_m(self) -> None:
-        r = self.regs
-        ucms = r.csr_read(rc.UC_RISCV_REG_MSTATUS)
-        spp = PRV_S if ucms & MSTATUS_SPP else PRV_U
-        ucms &= ~(MSTATUS_SIE | MSTATUS_SPP)
-        if ucms & MSTATUS_SPIE:
-            ucms |= MSTATUS_SIE
-        ucms |= MSTATUS_SPIE
-        r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
-        self.m.mstatus &= ~MSTATUS_MPRV
-        self._switch_level(spp)
-        r.write(PC, r.csr_read(rc.UC_RISCV_REG_SEPC))
+    def _op_mret(self, insn: int, epc: int, level):
+        if level is not M:
+            return False
+        self.mret()
+        return True
 
+    def _op_sret(self, insn: int, epc: int, level):
+        if level is M or (level is HS and not self.m.mstatus & MSTATUS_TSR):
+            self.sret()                        # HS: here because SPV=1 enters V
+            return True
+        if level is VU or (level is VS and self.h.hstatus & HSTATUS_VTSR):
+            return EXC_VIRTUAL_INSN
+        return False
+
+    def _op_wfi(self, insn: int, epc: int, level):
+        """wfi reaches Python only when it must trap (TW, VTW) or from VU."""
+        if level is M:
+            self.regs.write(PC, epc + 4)
+            return True
+        if self.m.mstatus & MSTATUS_TW or not level.virt:
+            return False
+        if level is VU or self.h.hstatus & HSTATUS_VTW:
+            return EXC_VIRTUAL_INSN
+        return False
+
+    def _op_sfence_vma(self, insn: int, epc: int, level):
+        if level is VU or (level is VS and self.h.hstatus & HSTATUS_VTVM):
+            return EXC_VIRTUAL_INSN
+        if level is U or (level is HS and self.m.mstatus & MSTATUS_TVM):
+            return False
+        self.flush_tlb()
+        self.translation.flush()
+        self.regs.write(PC, epc + 4)
+        return True
+
+    def _hypervisor_insn_allowed(self, level, fence: bool):
+        """HLV/HSV/HFENCE: from M and HS; HLV/HSV also from U with hstatus.HU;
+        from V=1 a virtual-instruction fault (spec 8.6.1)."""
+        if not self.has_h:
+            return False
+        if level.virt:
+            return EXC_VIRTUAL_INSN
+        if level is U and (fence or not self.h.hstatus & HSTATUS_HU):
+            return False
+        return True
+
+    def _op_hfence_vvma(self, insn: int, epc: int, level):
+        allowed = self._hypervisor_insn_allowed(level, fence=True)
+        if allowed is not True:
+            return allowed
+        self.flush_tlb()
+        self.regs.write(PC, epc + 4)
+        self.stats["hfence_vvma"] += 1
+        return True
+
+    def _op_hfence_gvma(self, insn: int, epc: int, level):
+        allowed = self._hypervisor_insn_allowed(level, fence=True)
+        if allowed is not True:
+            return allowed
+        if level is HS and self.m.mstatus & MSTATUS_TVM:
+            return False
+        self.translation.flush_gstage()
+        self.flush_tlb()
+        self.regs.write(PC, epc + 4)
+        self.stats["hfence_gvma"] += 1
+        return True
+
+    def _op_hlv(self, insn: int, epc: int, level):
+        allowed = self._hypervisor_insn_allowed(level, fence=False)
+        if allowed is not True:
+            return allowed
+        width = 1 << ((insn >> 26) & 3)
+        unsigned, hlvx = (insn >> 20) & 1, (insn >> 20) & 31 == 3
+        va = self.regs.read_x((insn >> 15) & 31)
+        chunks = self._hypervisor_access(insn, epc, va, width, walk.LOAD, hlvx)
+        if chunks is None:
+            return True
+        value = int.from_bytes(b"".join(self.ram.read(pa, n) for pa, n in chunks), "little")
+        sign = SIGNED_LOAD[width]
+        if sign and not unsigned and value & sign:
+            value -= sign << 1
+        self.regs.write_x((insn >> 7) & 31, value & M64)
+        self.regs.write(PC, epc + 4)
+        self.stats["hlv"] += 1
+        return True
+
+    def _op_hsv(self, insn: int, epc: int, level):
+        allowed = self._hypervisor_insn_allowed(level, fence=False)
+        if allowed is not True:
+            return allowed
+        width = 1 << ((insn >> 26) & 3)
+        va = self.regs.read_x((insn >> 15) & 31)
+        chunks = self._hypervisor_access(insn, epc, va, width, walk.STORE, False)
+        if chunks is None:
+            return True
+        data = (self.regs.read_x((insn >> 20) & 31) & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        for pa, n in chunks:
+            self.ram.write(pa, data[:n], "HSV")
+            data = data[n:]
+        self.regs.write(PC, epc + 4)
+        self.stats["hsv"] += 1
+        return True
+
+    def _hypervisor_access(self, insn, epc, va, width, access, hlvx):
+        """Translate an HLV/HSV access as VS or VU (hstatus.SPVP) would make it:
+        [(pa, length)] in RAM, one per page it touches. On a fault enter the trap
+        (GVA=1) and return None."""
+        priv = PRV_S if self.h.hstatus & HSTATUS_SPVP else PRV_U
+        cfg = self.guest_walk_config(priv, hlvx=hlvx)
+        chunks = []
+        addr, left = va, width
+        while left:
+            n = min(left, 0x1000 - (addr & 0xFFF))
+            w = self.translate(addr, access, cfg, side_effects=True)
+            if w.ok and not self.ram.contains(w.pa, n):
+                w = walk.Walk(ok=False, cause=EXC_LOAD_ACCESS if access == walk.LOAD
+                              else EXC_STORE_ACCESS)
+            if not w.ok:
+                self._hypervisor_fault(insn, epc, addr, w)
+                return None
+            chunks.append((w.pa, n))
+            addr, left = (addr + n) & M64, left - n
+        return chunks
+
+    def _hypervisor_fault(self, insn: int, epc: int, va: int, w) -> None:
+        guest_fault = w.cause in GUEST_PAGE_FAULTS
+        tinst = 0
+        if guest_fault:
+            if w.implicit:
+                tinst = HTINST_PTE_WRITE64 if w.implicit_write else HTINST_PTE_READ64
+            else:
+                tinst = transformed_insn(insn, 4)
+        self.take_trap(Trap(w.cause, epc, va, tval2=(w.gpa >> 2) if guest_fault else 0,
+                            tinst=tinst, gva=True))
+
+    # ------------------------------------------------------------------ engine errors
     def _on_insn_invalid(self, uc, _user) -> bool:
         self._invalid_insn = True
         return False
 
     def _on_engine_error(self, err: UcError) -> None:
-        """Unicorn ended the run on an access to nowhere or an ebreak: make it a trap."""
+        """Unicorn ended the run on an access to nowhere, an ebreak, or a fill the
+        two-stage hook refused: make it a trap."""
         pc = self.regs.read(PC)
         invalid, self._invalid_insn = self._invalid_insn, False
         try:
+            fault = self.translation.last_fault()
+            if fault is not None:
+                self._deliver_fill_fault(pc, fault)
+                return
             if err.errno == ucc.UC_ERR_FETCH_UNMAPPED:
                 self.take_trap(Trap(EXC_INSN_ACCESS, pc, pc))
                 return
@@ -302,12 +399,37 @@ class ExceptionHandling:
         except GuestDied:
             raise self._death
 
+    def _deliver_fill_fault(self, pc: int, fault) -> None:
+        """A fill the hook refused: pc is the faulting instruction (data) or the fetch
+        address, or the start of its block for an instruction straddling pages."""
+        cause, page, gpa, implicit, implicit_write, access = fault
+        self.stats["fill_fault"] += 1
+        if access == walk.FETCH:
+            epc, tval = self._locate_fetch_fault(pc)
+            insn = None
+        else:
+            epc = pc
+            insn, length = self._insn_at(pc)
+            mem = decode_mem(insn, length) if insn is not None else None
+            tval = (self.regs.read_x(mem.base) + mem.offset) & M64 if mem else page
+            if tval >> 12 != page >> 12:       # straddling: the second page faulted
+                tval = page & ~0xFFF
+            cause = store_cause_if_store(cause, mem)
+        tval2 = tinst = 0
+        if cause in GUEST_PAGE_FAULTS:
+            fault_gpa = gpa if implicit else (gpa & ~0xFFF) | (tval & 0xFFF)
+            tval2 = fault_gpa >> 2
+            if implicit:
+                tinst = HTINST_PTE_WRITE64 if implicit_write else HTINST_PTE_READ64
+            elif insn is not None:
+                tinst = transformed_insn(insn, length, 0)
+        self.take_trap(Trap(cause, epc, tval, tval2=tval2, tinst=tinst))
+
     def _find_unmapped_access(self, pc: int):
         """The load/store that touched unmapped memory: (epc, access, address).
         Unicorn leaves pc at the start of the translated block, with registers as they
         were just before the faulting access, so walk the block and recompute each
         access's address until one lands outside every mapped region."""
-        satp = 0 if self.virtual_m else self.regs.csr_read(rc.UC_RISCV_REG_SATP)
         regions = list(self.uc.mem_regions())
         va = pc
         for _ in range(MAX_BLOCK_INSNS):
@@ -317,9 +439,8 @@ class ExceptionHandling:
             mem = decode_mem(insn, length)
             if mem is not None:
                 address = (self.regs.read_x(mem.base) + mem.offset) & M64
-                pa = mmu.translate(self.ram, satp, address)
-                if pa is not None and not any(b <= pa <= e for b, e, _ in regions):
+                w = self.translate(address, walk.STORE if mem.is_store else walk.LOAD)
+                if w.ok and not any(b <= w.pa <= e for b, e, _ in regions):
                     return va, mem, address
             va += length
         return pc, None, 0
-

@@ -1,22 +1,25 @@
 """The architectural hart: Unicorn executes, Python supplies what Unicorn's RISC-V lacks.
 
-Levels and who runs them (see ../shared/notes/h-on-unicorn.md for why):
-- S and U code runs in Unicorn's S and U modes, translated by Unicorn's own MMU.
+Levels and who runs them (levels.py has the table; ../shared/notes/h-on-unicorn.md why):
+- HS (S) and U code runs in Unicorn's S and U modes, translated by Unicorn's own MMU.
 - Guest M-mode code (bare-metal programs, real firmware) runs in Unicorn's *S*-mode
-  under an identity page table (mmode_map.py): "virtual M". Unicorn's real M-mode
-  would execute `mret`, and writes of the spec's TW/TSR, invisibly; from S-mode every
-  M-CSR access and every `mret` traps, so Python keeps the whole M-level state with
-  spec semantics. While in virtual M, Unicorn's TVM and TSR are set (satp,
-  sfence.vma and sret trap too), no interrupt is presented to Unicorn, and the
-  guest's own satp waits in `MState.satp`.
+  under an identity page table (mmode_map.py): "virtual M". From S-mode every M-CSR
+  access and every `mret` traps, so Python keeps the whole M-level state with spec
+  semantics.
+- VS and VU code (V=1) runs in Unicorn's S and U modes with the guest's vsstatus,
+  vstvec, ... loaded into Unicorn's S CSRs, translated in two stages by the fill hook
+  (translation.py). Unicorn has no H extension: every H CSR and instruction traps to
+  Python, and V changes only in Python (mret with MPV, sret with SPV, traps out of V=1).
 - When no guest code serves M (a Linux kernel booted without --bios), a Python
   `firmware` object serves traps to M: the SBI.
 
 Every synchronous trap reaches Python through Unicorn's interrupt hook (Unicorn
-writes no trap CSRs) or as an engine error after the run (unmapped access,
-ebreak). `take_trap` is the one place that routes a trap by medeleg/mideleg and
-enters it. M-level interrupts are entered by Python; S-level ones are presented
-in Unicorn's mip and taken natively, so their timing is exact.
+writes no trap CSRs) or as an engine error after the run (unmapped access, ebreak, a
+refused two-stage fill). `take_trap` is the one place that routes a trap, by
+medeleg/mideleg then hedeleg/hideleg, to M, HS or VS, and `set_level` the one place
+that changes level. Interrupts for M, and for HS while V=1, are entered by Python;
+those of the level Unicorn runs (S at V=0, VS at V=1) are presented in Unicorn's mip
+and taken natively, so their timing is exact.
 """
 from __future__ import annotations
 
@@ -33,74 +36,84 @@ from unicorn import (
 )
 from unicorn import riscv_const as rc
 
-from . import mmu
+from . import walk
 from .constants import (
     EXC_BREAKPOINT,
+    HSTATUS_GVA,
+    HSTATUS_SPV,
+    HSTATUS_SPVP,
+    HSTATUS_VTSR,
+    HSTATUS_VTVM,
+    HSTATUS_VTW,
     INSN_WFI,
+    MSTATUS_FS,
+    MSTATUS_GVA,
     MSTATUS_MIE,
     MSTATUS_MPIE,
     MSTATUS_MPP,
     MSTATUS_MPP_SHIFT,
+    MSTATUS_MPRV,
+    MSTATUS_MPV,
+    MSTATUS_MXR,
     MSTATUS_SIE,
     MSTATUS_SPIE,
     MSTATUS_SPP,
+    MSTATUS_SUM,
     MSTATUS_TSR,
     MSTATUS_TVM,
     MSTATUS_TW,
     PRV_M,
     PRV_S,
-    PRV_U,
+    S_INTERRUPTS,
     UC_MSTATUS_TSR,
     UC_MSTATUS_TW,
+    VS_INTERRUPTS,
 )
+from .csr import CSR_TABLE, CSR_TABLE_NO_H
 from .csr_views import UC_OWNED, CsrViews
 from .dump import format_dump
 from .exceptions import ExceptionHandling
+from .levels import HS, M, VS, Level, level_for, level_in_context
 from .mmode_map import MachineModeMap
 from .regs import PC, PRIV, RegisterFile
 from .slicer import make_slicer
+from .state import HState, MState, SRegs
+from .translation import Translation
 from .trap import GuestDied, Trap
 
 M64 = (1 << 64) - 1
-class MState:
-    """M-level state Python holds (Unicorn's copies are never used)."""
-
-    def __init__(self):
-        self.mstatus = 0           # only PY_OWNED bits
-        self.medeleg = 0
-        self.mideleg = 0
-        self.mtvec = 0
-        self.mscratch = 0
-        self.mepc = 0
-        self.mcause = 0
-        self.mtval = 0
-        self.mcounteren = 0
-        self.mcountinhibit = 0
-        self.menvcfg = 0
-        self.pmpcfg = [0] * 8
-        self.pmpaddr = [0] * 64
-        self.mip_sw = 0            # SSIP/STIP/SEIP as written by M code or the firmware
-        self.mip_lines = 0         # lines driven by devices (MTIP, MSIP, MEIP, SEIP)
-        self.satp = 0              # S's satp while the hart is in virtual M
+# Unicorn's supervisor CSRs that make up one SRegs set, in SRegs field order
+S_REG_IDS = (rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_STVEC, rc.UC_RISCV_REG_SSCRATCH,
+             rc.UC_RISCV_REG_SEPC, rc.UC_RISCV_REG_SCAUSE, rc.UC_RISCV_REG_STVAL,
+             rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MIE)
+# causes whose tval is a virtual address: from V=1 it is a guest one (hstatus/mstatus.GVA)
+GVA_CAUSES = frozenset((0, 1, 3, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23))
 
 
 class Hart(CsrViews, ExceptionHandling):
     def __init__(self, uc, ram, clock, *, hart_id: int = 0, firmware=None,
-                 slice_seconds: float = 0.002, trace=None, time_traps: bool = False):
+                 slice_seconds: float = 0.002, trace=None, time_traps: bool = False,
+                 has_h: bool = True, trace_mmu=None):
         self.uc = uc
         self.ram = ram
         self.clock = clock
         self.read_time = clock.mtime          # the `time` CSR; the machine points it at the CLINT
         self.hart_id = hart_id
         self.firmware = firmware           # serves traps to M in Python, or None
+        self.has_h = has_h
+        self.csr_table = CSR_TABLE if has_h else CSR_TABLE_NO_H
         self.regs = RegisterFile(uc)
         self.m = MState()
-        self.virtual_m = False             # set by reset()
+        self.h = HState()
+        self.s_hs = SRegs()                # HS's supervisor CSRs while Unicorn holds VS's,
+        self.s_vs = SRegs()                # and VS's while Unicorn holds HS's
+        self.context = "host"              # what Unicorn holds now: see levels.py
         self.trace = trace                 # callable(str) for --trace int, or None
         self.stats = Counter()                 # traps and emulated instructions, by name
         self.engine_seconds = 0.0              # wall time inside emu_start (hooks included)
         self.trap_seconds = 0.0                # of which in Python trap handling (time_traps)
         self.slicer = make_slicer(uc, slice_seconds)
+        self.translation = Translation(self, trace=trace_mmu)
         self._presented_mip = -1
         self._invalid_insn = False
         self._death: GuestDied | None = None
@@ -120,25 +133,37 @@ class Hart(CsrViews, ExceptionHandling):
 
     # ------------------------------------------------------------------ reset
     def reset(self, pc: int, priv: int, a0: int = 0, a1: int = 0, a2: int = 0) -> None:
-        """Start at `pc` in `priv`. With a Python firmware the hart never runs M code."""
+        """Start at `pc` in `priv` with V=0. With a Python firmware the hart never runs M code."""
         r = self.regs
         r.write(PRIV, 3)
         for reg in (rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MIE, rc.UC_RISCV_REG_MIP,
                     rc.UC_RISCV_REG_MIDELEG, rc.UC_RISCV_REG_MEDELEG):
             r.write(reg, 0)
         r.write(rc.UC_RISCV_REG_MSTATUS, 0)
-        self.virtual_m = False
-        self._switch_level(priv, force=True)
+        self.m, self.h, self.s_hs, self.s_vs = MState(), HState(), SRegs(), SRegs()
+        self.context = "host"
+        self.translation.reset()
+        self.set_level(level_for(priv), force=True)
         r.write_x(10, a0)
         r.write_x(11, a1)
         r.write_x(12, a2)
         r.write(PC, pc)
 
     @property
+    def level(self) -> Level:
+        """The level running now. Below M, S and U change natively (sret, traps to S),
+        so Unicorn's PRIV within the loaded context is the truth."""
+        if self.context == "machine":
+            return M
+        return level_in_context(self.context, self.regs.read(PRIV))
+
+    @property
     def priv(self) -> int:
-        """The architectural privilege. S code leaves S natively (sret), so below M
-        Unicorn's PRIV is the truth."""
-        return PRV_M if self.virtual_m else self.regs.read(PRIV)
+        return self.level.priv
+
+    @property
+    def virt(self) -> bool:
+        return self.context == "guest"
 
     @property
     def pc(self) -> int:
@@ -159,7 +184,7 @@ class Hart(CsrViews, ExceptionHandling):
             if self._death:
                 raise self._death
             self._on_engine_error(err)
-            return "tick"
+            return "stop" if self._stop_reason else "tick"
         self.engine_seconds += perf_counter() - t0
         if self._death:
             raise self._death
@@ -187,87 +212,216 @@ class Hart(CsrViews, ExceptionHandling):
         self._stop_reason = reason
         self.uc.emu_stop()
 
-    # ------------------------------------------------------------------ privilege
-    def _switch_level(self, new_priv: int, force: bool = False) -> None:
-        """Make Unicorn run `new_priv`: virtual M (Unicorn S, bare, TVM/TSR) or real S/U."""
-        r = self.regs
-        new_vm = new_priv == PRV_M
-        if new_vm and self.virtual_m and not force:
+    # ------------------------------------------------------------------ levels
+    def set_level(self, level: Level, force: bool = False) -> None:
+        """Make Unicorn run `level`: load its context if it differs, then its PRIV,
+        trap bits and interrupts. The one place the hart changes level."""
+        if level is M and self.context == "machine" and not force:
             return                             # M to M: nothing in Unicorn changes
-        if new_vm != self.virtual_m or force:
-            if new_vm:
-                if not force:
-                    self._sync_sip()
-                    self.m.satp = r.csr_read(rc.UC_RISCV_REG_SATP)
-                r.csr_write(rc.UC_RISCV_REG_SATP, self._mmode_map().satp)
-            else:
-                r.csr_write(rc.UC_RISCV_REG_SATP, self.m.satp)
-            self.flush_tlb()
-        self.virtual_m = new_vm
-        self._write_uc_mstatus(r.csr_read(rc.UC_RISCV_REG_MSTATUS))
-        r.write(PRIV, PRV_S if new_vm else new_priv)
+        if level.context != self.context or force:
+            self._load_context(level.context, force)
+        self.regs.write(PRIV, level.uc_priv)
+        self.update_trap_bits()
         self.present_interrupts()
+
+    def _load_context(self, new: str, force: bool) -> None:
+        """Swap what Unicorn holds (see levels.py): the S CSR sets at V transitions,
+        satp (the identity map in M), mideleg as Unicorn must apply it, translation."""
+        old = self.context
+        if not force:
+            self._sync_sip()               # fold S's native SSIP writes before leaving
+        old_owner = "vs" if old == "guest" else "hs"
+        new_owner = "vs" if new == "guest" else "hs"
+        if force:
+            uc_vals = None
+        else:
+            uc_vals = self._read_s_regs()
+            if old_owner != new_owner:
+                self._save_s_regs(old_owner, uc_vals, with_satp=old != "machine")
+            elif old == "host":            # host -> machine: HS's satp waits in Python
+                self.s_hs.satp = uc_vals[6]
+        if old == "guest" and not force:
+            self.translation.leave_guest()
+        self.context = new
+        if new == "machine":
+            satp = self._mmode_map().satp
+        else:
+            satp = (self.s_vs if new_owner == "vs" else self.s_hs).satp
+        if uc_vals is None or old_owner != new_owner:
+            self._load_s_regs(new_owner, satp)
+        else:
+            self.regs.csr_write(rc.UC_RISCV_REG_SATP, satp)
+        self.regs.csr_write(rc.UC_RISCV_REG_MIDELEG, self._uc_mideleg())
+        self._presented_mip = -1
+        if new == "guest":
+            self.translation.enter_guest()
+        self.flush_tlb()
+
+    def _read_s_regs(self) -> list[int]:
+        return self.regs.csr_read_batch(S_REG_IDS)
+
+    def _save_s_regs(self, owner: str, vals: list[int], with_satp: bool) -> None:
+        ms, tvec, scratch, epc, cause, tval, satp, mie = vals
+        slot = self.s_vs if owner == "vs" else self.s_hs
+        status = ms & UC_OWNED
+        if owner == "vs":
+            hs_fs = self.s_hs.status & MSTATUS_FS
+            if not hs_fs:                  # FP off in HS: the guest's FS was not in use
+                status = (status & ~MSTATUS_FS) | (slot.status & MSTATUS_FS)
+            elif ms & MSTATUS_FS == MSTATUS_FS:
+                self.s_hs.status |= MSTATUS_FS   # a guest that dirtied FP dirties HS's FS
+            deleg = self.h.hideleg & VS_INTERRUPTS
+            self.h.hie = (self.h.hie & ~deleg) | ((mie << 1) & deleg)
+        else:
+            slot.ie = mie & S_INTERRUPTS
+        slot.status, slot.tvec, slot.scratch = status, tvec, scratch
+        slot.epc, slot.cause, slot.tval = epc, cause, tval
+        if with_satp:
+            slot.satp = satp
+
+    def _load_s_regs(self, owner: str, satp: int) -> None:
+        r = self.regs
+        slot = self.s_vs if owner == "vs" else self.s_hs
+        ucms, mie = r.csr_read_batch((rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_MIE))
+        status = slot.status
+        if owner == "vs":
+            if not self.s_hs.status & MSTATUS_FS:
+                status &= ~MSTATUS_FS      # FP instructions trap while HS's FS is Off
+            ie = (self.h.hie & self.h.hideleg & VS_INTERRUPTS) >> 1
+        else:
+            ie = slot.ie
+        p = r.read(PRIV)
+        r.write_batch(((PRIV, 3),
+                       (rc.UC_RISCV_REG_MSTATUS, (ucms & ~UC_OWNED) | status),
+                       (rc.UC_RISCV_REG_STVEC, slot.tvec), (rc.UC_RISCV_REG_SSCRATCH, slot.scratch),
+                       (rc.UC_RISCV_REG_SEPC, slot.epc), (rc.UC_RISCV_REG_SCAUSE, slot.cause),
+                       (rc.UC_RISCV_REG_STVAL, slot.tval), (rc.UC_RISCV_REG_SATP, satp),
+                       (rc.UC_RISCV_REG_MIE, (mie & ~S_INTERRUPTS) | ie),
+                       (PRIV, p)))
+
+    def _uc_mideleg(self) -> int:
+        """mideleg as Unicorn must apply it to the S level it runs: VS's delegated
+        interrupts (hideleg, moved to the S positions) inside V=1."""
+        if self.context == "guest":
+            return (self.h.hideleg & VS_INTERRUPTS) >> 1
+        return self.m.mideleg
 
     def _mmode_map(self) -> MachineModeMap:
         if self._mmap is None:
             self._mmap = MachineModeMap(self.uc, self.ram.base, self.ram.size, self.mmio_ranges)
         return self._mmap
 
-    def _write_uc_mstatus(self, ucms: int) -> None:
-        """Unicorn's mstatus: its S fields, plus the trap bits Unicorn must enforce now."""
-        ucms &= UC_OWNED
-        if self.virtual_m:
+    def update_trap_bits(self) -> None:
+        """Unicorn's mstatus trap bits, for the context it runs now:
+        - M: TVM and TSR (satp, sfence.vma and sret must reach Python);
+        - host: the spec's TVM/TW/TSR, and TSR while hstatus.SPV=1, so that an HS
+          `sret` that enters V=1 reaches Python;
+        - guest: TW for mstatus.TW or VTW, TSR for VTSR, TVM for VTVM (Python then
+          decides between illegal and virtual instruction)."""
+        r = self.regs
+        ucms = r.csr_read(rc.UC_RISCV_REG_MSTATUS) & UC_OWNED
+        ms, hs = self.m.mstatus, self.h.hstatus
+        if self.context == "machine":
             ucms |= MSTATUS_TVM | UC_MSTATUS_TSR
-        else:
-            ms = self.m.mstatus
+        elif self.context == "host":
             ucms |= ms & MSTATUS_TVM
             if ms & MSTATUS_TW:
                 ucms |= UC_MSTATUS_TW
-            if ms & MSTATUS_TSR:
+            if ms & MSTATUS_TSR or hs & HSTATUS_SPV:
                 ucms |= UC_MSTATUS_TSR
-        self.regs.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
+        else:
+            if ms & MSTATUS_TW or hs & HSTATUS_VTW:
+                ucms |= UC_MSTATUS_TW
+            if hs & HSTATUS_VTSR:
+                ucms |= UC_MSTATUS_TSR
+            if hs & HSTATUS_VTVM:
+                ucms |= MSTATUS_TVM
+        r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
 
     # ------------------------------------------------------------------ traps
+    def route(self, trap: Trap, level: Level) -> Level:
+        """Where `trap` taken at `level` goes: M, HS or VS (spec 3.1.8, 8.4.1)."""
+        if level.priv == PRV_M:
+            return M
+        deleg = self.read_mideleg() if trap.interrupt else self.m.medeleg
+        if not deleg >> trap.cause & 1:
+            return M
+        if level.virt:
+            hdeleg = self.h.hideleg if trap.interrupt else self.h.hedeleg
+            if hdeleg >> trap.cause & 1:
+                return VS
+        return HS
+
     def take_trap(self, trap: Trap) -> None:
-        """Route `trap` by medeleg/mideleg and enter it at S or M (guest code or firmware)."""
-        m, r = self.m, self.regs
-        priv = self.priv
-        deleg = m.mideleg if trap.interrupt else m.medeleg
-        if priv <= PRV_S and deleg >> trap.cause & 1:
-            self._enter_s(trap, priv)
+        """Route `trap` and enter it: at VS (the guest's own handler), at HS (leaving
+        V=1 if it came from there), or at M (guest code or the Python firmware)."""
+        level = self.level
+        target = self.route(trap, level)
+        gva = trap.gva or (level.virt and not trap.interrupt and trap.cause in GVA_CAUSES)
+        if target is VS:
+            if trap.interrupt:             # VS sees its interrupts at the S positions
+                trap = Trap(trap.cause - 1, trap.epc, interrupt=True)
+            self._enter_s(trap, level, level)
             return
-        elif self.firmware is not None:
-            self._trace(trap, priv, PRV_M, "firmware")
+        if target is HS:
+            h = self.h
+            h.htval, h.htinst = trap.tval2, trap.tinst
+            if level.virt:
+                hs = h.hstatus & ~(HSTATUS_SPVP | HSTATUS_GVA)
+                hs |= HSTATUS_SPV | (HSTATUS_SPVP if level.priv else 0) | (HSTATUS_GVA if gva else 0)
+                h.hstatus, h.bpc = hs, trap.epc
+                self.set_level(HS)         # the VM exit: Unicorn gets HS's CSRs back
+                self._trace_v(level, HS, trap.epc)
+            elif h.hstatus & (HSTATUS_SPV | HSTATUS_GVA) or gva:
+                spv_was = h.hstatus & HSTATUS_SPV
+                h.hstatus = (h.hstatus & ~(HSTATUS_SPV | HSTATUS_GVA)) | (HSTATUS_GVA if gva else 0)
+                if spv_was:
+                    self.update_trap_bits()
+            self._enter_s(trap, level, HS)
+            return
+        if self.firmware is not None:
+            self._trace(trap, level, M, "firmware")
             self.firmware.handle_trap(self, trap)
             return
-        else:
-            ms = m.mstatus & ~(MSTATUS_MPP | MSTATUS_MPIE | MSTATUS_MIE)
-            ms |= priv << MSTATUS_MPP_SHIFT
-            if m.mstatus & MSTATUS_MIE:
-                ms |= MSTATUS_MPIE
-            m.mstatus = ms
-            m.mepc, m.mcause, m.mtval = trap.epc, trap.mcause, trap.tval
-            target, tvec = PRV_M, m.mtvec
+        m = self.m
+        ms = m.mstatus & ~(MSTATUS_MPP | MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPV | MSTATUS_GVA)
+        ms |= level.priv << MSTATUS_MPP_SHIFT
+        if m.mstatus & MSTATUS_MIE:
+            ms |= MSTATUS_MPIE
+        if level.virt:
+            ms |= MSTATUS_MPV
+        if gva:
+            ms |= MSTATUS_GVA
+        m.mstatus = ms
+        m.mepc, m.mcause, m.mtval = trap.epc, trap.mcause, trap.tval
+        m.mtval2, m.mtinst = trap.tval2, trap.tinst
+        vector = self._vector(m.mtvec, trap)
+        if level is not M:
+            if level.virt:
+                self.h.bpc = trap.epc
+                self._trace_v(level, M, trap.epc)
+            self.set_level(M)
+        self.regs.write(PC, vector)
+        self.stats[trap.name] += 1
+        self._trace(trap, level, M)
+
+    def _vector(self, tvec: int, trap: Trap) -> int:
         vector = tvec & ~3
         if trap.interrupt and tvec & 1:
             vector += 4 * trap.cause
         if not trap.interrupt and trap.epc == vector and trap.cause != EXC_BREAKPOINT:
             self.die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself", trap.epc)
-        if target != priv:
-            self._switch_level(target)
-        r.write(PC, vector)
-        self.stats[trap.name] += 1
-        self._trace(trap, priv, target)
+        return vector
 
-    def _enter_s(self, trap: Trap, priv: int) -> None:
-        """Trap entry to S from S or U: the hot path of a kernel's page faults and
-        syscalls, so four engine calls (PRIV=M to reach the CSRs, two reads, one batch)."""
+    def _enter_s(self, trap: Trap, came_from: Level, target: Level) -> None:
+        """Trap entry into the S level whose CSRs Unicorn holds now (HS at V=0, VS at
+        V=1): the hot path of a kernel's page faults and syscalls, so four engine
+        calls (PRIV=M to reach the CSRs, two reads, one batch)."""
         r = self.regs
-        r.write(PRIV, PRV_M)
-        ms = r.read(rc.UC_RISCV_REG_MSTATUS)
-        tvec = r.read(rc.UC_RISCV_REG_STVEC)
+        r.write(PRIV, 3)
+        ms, tvec = r.csr_read_batch((rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_STVEC))
         ucms = ms & ~(MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE)
-        if priv == PRV_S:
+        if came_from.priv == PRV_S:
             ucms |= MSTATUS_SPP
         if ms & MSTATUS_SIE:
             ucms |= MSTATUS_SPIE
@@ -275,31 +429,120 @@ class Hart(CsrViews, ExceptionHandling):
         if trap.interrupt and tvec & 1:
             vector += 4 * trap.cause
         if not trap.interrupt and trap.epc == vector and trap.cause != EXC_BREAKPOINT:
-            r.write(PRIV, priv)
+            r.write(PRIV, PRV_S)
             self.die(f"trap loop: {trap.name} at the trap vector {vector:#x} itself", trap.epc)
         r.write_batch(((rc.UC_RISCV_REG_MSTATUS, ucms), (rc.UC_RISCV_REG_SCAUSE, trap.mcause),
                        (rc.UC_RISCV_REG_SEPC, trap.epc), (rc.UC_RISCV_REG_STVAL, trap.tval),
                        (PRIV, PRV_S), (PC, vector)))
         self.stats[trap.name] += 1
-        self._trace(trap, priv, PRV_S)
+        self._trace(trap, came_from, target)
 
+    # ------------------------------------------------------------------ xRET
+    def mret(self) -> None:
+        """mret from M: back to MPP, and into V=1 when MPV says so (spec 8.6.4)."""
+        m = self.m
+        ms = m.mstatus
+        mpp = (ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
+        mpv = bool(ms & MSTATUS_MPV) and mpp != PRV_M
+        ms &= ~(MSTATUS_MIE | MSTATUS_MPP | MSTATUS_MPV)
+        if ms & MSTATUS_MPIE:
+            ms |= MSTATUS_MIE
+        ms |= MSTATUS_MPIE                     # MPP becomes U (0)
+        if mpp != PRV_M:
+            ms &= ~MSTATUS_MPRV
+        m.mstatus = ms
+        self.stats["mret"] += 1
+        target = level_for(mpp, mpv)
+        if mpv:
+            self._trace_v(M, target, m.mepc)
+        self.set_level(target)
+        self.regs.write(PC, m.mepc)
+        self.translation.mprv_changed()
+        self.check_interrupts()
+
+    def sret(self) -> None:
+        """sret from M or HS (V=0): back to SPP, into V=1 when hstatus.SPV=1."""
+        r = self.regs
+        ucms, sepc = r.csr_read_batch((rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_SEPC))
+        spp = PRV_S if ucms & MSTATUS_SPP else 0
+        ucms &= ~(MSTATUS_SIE | MSTATUS_SPP)
+        if ucms & MSTATUS_SPIE:
+            ucms |= MSTATUS_SIE
+        ucms |= MSTATUS_SPIE
+        r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
+        self.m.mstatus &= ~MSTATUS_MPRV
+        spv = bool(self.h.hstatus & HSTATUS_SPV)
+        self.h.hstatus &= ~HSTATUS_SPV
+        target = level_for(spp, spv)
+        came_from = self.level
+        self.stats["sret"] += 1
+        if spv:
+            self._trace_v(came_from, target, sepc)
+        self.set_level(target)
+        r.write(PC, sepc)
+        self.translation.mprv_changed()
+        self.check_interrupts()
+
+    # ------------------------------------------------------------------ translation
+    def walk_config(self, level: Level | None = None, virt_override=None) -> walk.WalkConfig:
+        """How an access of `level` (the running one by default) is translated now."""
+        level = level or self.level
+        if level is M:
+            return walk.WalkConfig(satp=0, priv=PRV_M)
+        ucms, satp = self.regs.csr_read_batch((rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_SATP))
+        if level.virt and self.context == "guest":
+            return walk.WalkConfig(satp=satp, hgatp=self.h.hgatp, virt=True, priv=level.priv,
+                                   sum=bool(ucms & MSTATUS_SUM), mxr=bool(ucms & MSTATUS_MXR),
+                                   hs_mxr=bool(self.s_hs.status & MSTATUS_MXR))
+        if self.context == "machine":
+            satp = self.s_hs.satp
+        return walk.WalkConfig(satp=satp, priv=level.priv, sum=bool(ucms & MSTATUS_SUM),
+                               mxr=bool(ucms & MSTATUS_MXR))
+
+    def guest_walk_config(self, priv: int, hlvx: bool = False) -> walk.WalkConfig:
+        """The V=1 translation as HS sees it (HLV/HSV, MPRV with MPV): vsatp, hgatp,
+        vsstatus.SUM/MXR, HS's MXR."""
+        vsst = self.read_vsstatus()
+        hs_status = self.read_sstatus_hs()
+        return walk.WalkConfig(satp=self.read_vsatp_any(), hgatp=self.h.hgatp, virt=True,
+                               priv=priv, sum=bool(vsst & MSTATUS_SUM),
+                               mxr=bool(vsst & MSTATUS_MXR),
+                               hs_mxr=bool(hs_status & MSTATUS_MXR), hlvx=hlvx)
+
+    def translate(self, va: int, access: int, cfg: walk.WalkConfig | None = None,
+                  side_effects: bool = False) -> walk.Walk:
+        """The one translation path for Python's own accesses. Without side effects
+        (decoding at epc, debuggers) A/D bits are left alone."""
+        cfg = cfg or self.walk_config()
+        mem = self.ram if side_effects else _ReadOnly(self.ram)
+        return walk.translate(mem, va & M64, access, cfg)
+
+    # ------------------------------------------------------------------ tracing
     def _trace_native_interrupt(self) -> None:
         """Unicorn takes S-level interrupts itself, unseen: report one after the fact
         when scause/sepc show an interrupt entry that Python did not make."""
         r = self.regs
-        seen = (r.csr_read(rc.UC_RISCV_REG_SCAUSE), r.csr_read(rc.UC_RISCV_REG_SEPC))
+        seen = tuple(r.csr_read_batch((rc.UC_RISCV_REG_SCAUSE, rc.UC_RISCV_REG_SEPC)))
         if seen != self._last_s_entry and seen[0] >> 63:
             cause = seen[0] & ~(1 << 63)
-            prev = PRV_S if r.csr_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_SPP else PRV_U
-            self.trace(f"[int] {Trap(cause, seen[1], interrupt=True).describe(prev, PRV_S)}"
+            s_level = VS if self.virt else HS
+            prev = level_for(PRV_S if r.csr_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_SPP else 0,
+                             self.virt)
+            self.trace(f"[int] {Trap(cause, seen[1], interrupt=True).describe(prev, s_level)}"
                        " (taken by the engine)")
         self._last_s_entry = seen
 
-    def _trace(self, trap: Trap, priv_from: int, priv_to: int, note: str = "") -> None:
+    def _trace(self, trap: Trap, came_from: Level, target: Level, note: str = "") -> None:
         if self.trace is not None:
-            if priv_to == PRV_S:
+            if target.priv == PRV_S:
                 self._last_s_entry = (trap.mcause, trap.epc)
-            self.trace(f"[int] {trap.describe(priv_from, priv_to)}" + (f" ({note})" if note else ""))
+            self.trace(f"[int] {trap.describe(came_from, target)}" + (f" ({note})" if note else ""))
+
+    def _trace_v(self, came_from: Level, target: Level, pc: int) -> None:
+        self.stats["v_entry" if target.virt else "v_exit"] += 1
+        if self.trace is not None:
+            v0, v1 = int(came_from.virt), int(target.virt)
+            self.trace(f"[int] V={v0}->{v1} {came_from}->{target} pc={pc:#x} bpc={self.h.bpc:#x}")
 
     def die(self, reason: str, pc: int | None = None) -> None:
         """End the run: the guest cannot go on. `pc`: where it died, for the dump
@@ -312,27 +555,67 @@ class Hart(CsrViews, ExceptionHandling):
 
     # ------------------------------------------------------------------ memory views
     def _insn_at(self, va: int) -> tuple[int | None, int]:
-        """The instruction at virtual address `va` as the hart sees it now."""
-        if self.virtual_m:                     # identity-mapped
-            return mmu.insn_at_physical(self.ram, va)
+        """The instruction at virtual address `va` as the hart fetches it now."""
+        if self.context == "machine":          # identity-mapped
+            return _insn_at_physical(self.ram, va)
         r = self.regs
-        satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
-        if va >> 63 and satp:
-            # Kernel-half code pages are mapped once and never move: remember their
-            # translation, so the ~3,000 rdtime traps of a boot skip the page walk.
-            key = (satp, va >> 12)
-            page = self._kernel_code_pages.get(key)
-            if page is None:
-                page = mmu.translate(self.ram, satp, va & ~0xFFF)
+        if self.context == "host" and va >> 63:
+            satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
+            if satp:
+                # Kernel-half code pages are mapped once and never move: remember their
+                # translation, so the ~3,000 rdtime traps of a boot skip the page walk.
+                key = (satp, va >> 12)
+                page = self._kernel_code_pages.get(key)
                 if page is None:
-                    return None, 0
-                self._kernel_code_pages[key] = page
-            if va & 0xFFF <= 0xFFC:
-                return mmu.insn_at_physical(self.ram, page | (va & 0xFFF))
-        return mmu.fetch_insn(self.ram, satp, va)
+                    w = self.translate(va & ~0xFFF, walk.FETCH)
+                    if not w.ok:
+                        return None, 0
+                    page = self._kernel_code_pages[key] = w.pa
+                if va & 0xFFF <= 0xFFC:
+                    return _insn_at_physical(self.ram, page | (va & 0xFFF))
+        return self.fetch_insn(va)
+
+    def fetch_insn(self, va: int, cfg: walk.WalkConfig | None = None) -> tuple[int | None, int]:
+        """(bits, length) of the instruction at `va` through the translation `cfg`
+        (the running level's by default); (None, 0) if it cannot be fetched."""
+        cfg = cfg or self.walk_config()
+        lo = self._read_u16_virt(va, cfg)
+        if lo is None:
+            return None, 0
+        if lo & 3 != 3:
+            return lo, 2
+        hi = self._read_u16_virt(va + 2, cfg)
+        return (None, 0) if hi is None else (lo | (hi << 16), 4)
+
+    def _read_u16_virt(self, va: int, cfg) -> int | None:
+        w = self.translate(va, walk.FETCH, cfg)
+        return self.ram.read_u16(w.pa) if w.ok else None
 
     def dump(self) -> str:
         return format_dump(self)
+
+
+class _ReadOnly:
+    """A view of RAM whose writes are dropped: walks for decoding leave A/D alone."""
+
+    def __init__(self, ram):
+        self._ram = ram
+        self.read_u64 = ram.read_u64
+        self.contains = ram.contains
+
+    def write_u64(self, pa: int, value: int) -> None:
+        pass
+
+
+def _insn_at_physical(ram, pa: int) -> tuple[int | None, int]:
+    """(bits, length) of the instruction at physical `pa`."""
+    lo = ram.read_u16(pa)
+    if lo is None:
+        return None, 0
+    if lo & 3 != 3:
+        return lo, 2
+    hi = ram.read_u16(pa + 2)
+    return (None, 0) if hi is None else (lo | (hi << 16), 4)
 
 
 def print_trace(line: str) -> None:

@@ -45,6 +45,10 @@ class RegisterFile:
         self._all_ptrs = (ctypes.c_void_p * 32)(
             *[ctypes.addressof(self._all) + 8 * i for i in range(32)])
 
+        self._rids = (ctypes.c_int * BATCH_MAX)()
+        self._rvals = (ctypes.c_uint64 * BATCH_MAX)()
+        self._rptrs = (ctypes.c_void_p * BATCH_MAX)(
+            *[ctypes.addressof(self._rvals) + 8 * i for i in range(BATCH_MAX)])
         self._wids = (ctypes.c_int * BATCH_MAX)()
         self._wvals = (ctypes.c_uint64 * BATCH_MAX)()
         self._wptrs = (ctypes.c_void_p * BATCH_MAX)(
@@ -84,6 +88,27 @@ class RegisterFile:
         """a0..a7 in one call."""
         uclib.uc_reg_read_batch(self._h, self._args_ids, self._args_ptrs, 8)
         return tuple(self._args)
+
+    def read_batch(self, regs) -> list[int]:
+        """Several registers in one engine call (at the current PRIV)."""
+        n = len(regs)
+        for i, reg in enumerate(regs):
+            self._rids[i] = reg
+        uclib.uc_reg_read_batch(self._h, self._rids, self._rptrs, n)
+        return list(self._rvals[:n])
+
+    def csr_read_batch(self, regs) -> list[int]:
+        """Several CSRs Unicorn holds, at any privilege: three engine calls."""
+        self._rr(self._h, PRIV, self._vref)
+        p = self._v.value
+        if p != 3:
+            self._v.value = 3
+            self._rw(self._h, PRIV, self._vref)
+        values = self.read_batch(regs)
+        if p != 3:
+            self._v.value = p
+            self._rw(self._h, PRIV, self._vref)
+        return values
 
     def read_gprs(self) -> list[int]:
         uclib.uc_reg_read_batch(self._h, self._all_ids, self._all_ptrs, 32)

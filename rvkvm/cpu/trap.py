@@ -12,8 +12,9 @@ class Trap:
     epc: int
     tval: int = 0
     interrupt: bool = False
-    tval2: int = 0             # htval (H extension, later stage)
+    tval2: int = 0             # htval / mtval2: the guest-physical address >> 2
     tinst: int = 0             # htinst / mtinst
+    gva: bool = False          # tval is a guest virtual address (HLV/HSV from V=0)
 
     @property
     def mcause(self) -> int:
@@ -24,10 +25,16 @@ class Trap:
         names = INTERRUPT_NAMES if self.interrupt else EXCEPTION_NAMES
         return names.get(self.cause, f"cause_{self.cause}")
 
-    def describe(self, priv_from: int, priv_to: int) -> str:
+    def describe(self, came_from, target) -> str:
+        """One line for --trace int; `came_from`/`target`: levels (or privileges)."""
         kind = "interrupt" if self.interrupt else "exception"
+        extra = f" htval={self.tval2:#x} htinst={self.tinst:#x}" if self.tval2 or self.tinst else ""
         return (f"{kind} {self.name} ({self.mcause:#x}) epc={self.epc:#018x} "
-                f"tval={self.tval:#x} {PRIV_NAMES[priv_from]}->{PRIV_NAMES[priv_to]}")
+                f"tval={self.tval:#x}{extra} {_name(came_from)}->{_name(target)}")
+
+
+def _name(level) -> str:
+    return PRIV_NAMES[level] if isinstance(level, int) else str(level)
 
 
 class GuestDied(Exception):

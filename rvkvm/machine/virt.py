@@ -38,6 +38,7 @@ from .firmware import PythonFirmware
 from .ram import Ram
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
+ISA_STRING_H = "rv64imafdch_zicsr_zifencei"
 FW_DYNAMIC_MAGIC = 0x4942534F                 # "OSBI"
 FW_DYNAMIC_NEXT_MODE_S = 1
 MMU_TYPE = "riscv,sv57"
@@ -57,6 +58,7 @@ class MachineConfig:
     expect: str | None = None
     stats: bool = False                   # time the Python trap handlers too (--stats)
     console_out: object = None            # a binary stream; stdout by default
+    has_h: bool = True                    # the hypervisor extension (--cpu rv64,h=off)
 
 
 @dataclass
@@ -88,7 +90,8 @@ class VirtMachine:
                                on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"))
         trace = print_trace if "int" in cfg.trace else None
         self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace,
-                         time_traps=cfg.stats)
+                         time_traps=cfg.stats, has_h=cfg.has_h,
+                         trace_mmu=print_trace if "mmu" in cfg.trace else None)
         self.bus = Bus()
         self.finisher = self.bus.add(TestFinisher(self))
         self.clint = self.bus.add(Clint(self.hart, self.clock, self))
@@ -159,7 +162,9 @@ class VirtMachine:
     def _firmware_hands_over(self) -> None:
         """What M-mode firmware sets up before it enters a kernel in S-mode."""
         h = self.hart
-        h.m.medeleg = 0xB1FF               # every exception but ecall from S (the SBI) and M
+        # every exception but ecall from S (the SBI) and M; with H also ecall from VS and
+        # the guest-page and virtual-instruction faults, for the hypervisor (as OpenSBI)
+        h.m.medeleg = 0xB1FF | ((1 << 10) | (0xF << 20) if h.has_h else 0)
         h.write_mideleg(0x222)
         h.m.mcounteren = 0x7
         h.write_mie(0x222)
@@ -198,7 +203,8 @@ class VirtMachine:
     def device_tree(self, initrd=None) -> bytes:
         cfg = self.config
         return build_device_tree(
-            ram_base=self.ram.base, ram_size=self.ram.size, isa=ISA_STRING, mmu_type=MMU_TYPE,
+            ram_base=self.ram.base, ram_size=self.ram.size,
+            isa=ISA_STRING_H if cfg.has_h else ISA_STRING, mmu_type=MMU_TYPE,
             devices=self.bus.devices, bootargs=cfg.append,
             stdout_path=f"/soc/serial@{layout.UART0_BASE:x}", initrd=initrd)
 

@@ -1,0 +1,122 @@
+"""How the engine translates guest addresses, per context (see levels.py).
+
+- machine (M) and host (HS/U): Unicorn's own walker (UC_TLB_CPU) over satp, the
+  identity map standing in for M's bare translation. It is the fastest there is,
+  and native Linux boots on it.
+- guest (VS/VU), and M with MPRV: the fill hook (fillhook.py: C when built, else
+  walk.py through Python) under UC_TLB_VIRTUAL, walking the VS stage and the G stage.
+
+The engine mode is switched at these context changes, which flush the engine's TLB
+anyway (V=0 and V=1 share Unicorn's mmu_idx). After a switch into the hook the hook's
+cached satp/sstatus are refreshed: U-mode fills rely on them (two-stage-native.md).
+A refused fill ends emu_start with UC_ERR_EXCEPTION; `last_fault()` says why.
+"""
+from __future__ import annotations
+
+from unicorn import UC_TLB_CPU, UC_TLB_VIRTUAL
+from unicorn import riscv_const as rc
+
+from .constants import MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_MPV, MSTATUS_MXR, MSTATUS_SUM, PRV_M
+from .walk import WalkConfig
+
+
+class Translation:
+    def __init__(self, hart, trace=None):
+        self.hart = hart
+        self.trace = trace
+        self._hook = None
+        self._hooked = False          # the engine is in UC_TLB_VIRTUAL with the hook
+
+    @property
+    def kind(self) -> str:
+        """Which fill hook serves two-stage translation: "native" or "python"."""
+        return self._fill_hook().kind
+
+    def _fill_hook(self):
+        if self._hook is None:
+            from .fillhook import FillHook
+            h = self.hart
+            ranges = [(h.ram.base, h.ram.size), *h.mmio_ranges]
+            self._hook = FillHook(h.uc, h.ram, ranges, trace=self.trace)
+            self._hook.install()
+        return self._hook
+
+    def reset(self) -> None:
+        if self._hooked:
+            self._use_engine_walker()
+
+    # ---------------------------------------------------------------- context changes
+    def enter_guest(self) -> None:
+        """V=1 is loaded (Unicorn's satp/mstatus are vsatp/vsstatus): walk both stages."""
+        h = self.hart
+        hook = self._fill_hook()
+        hook.set_mprv(None)
+        hook.set_virt(True, h.h.hgatp, bool(h.s_hs.status & MSTATUS_MXR))
+        self._refresh()
+        self._use_hook()
+
+    def leave_guest(self) -> None:
+        self._hook.set_virt(False)
+        self._use_engine_walker()
+
+    def mprv_changed(self) -> None:
+        """M-mode with mstatus.MPRV=1 (and MPP below M) makes loads and stores
+        translate as MPP (and MPV) would, while fetches stay bare (spec 3.1.6.3):
+        only the hook can tell the two apart."""
+        h = self.hart
+        ms = h.m.mstatus
+        mpp = (ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
+        wanted = h.context == "machine" and ms & MSTATUS_MPRV and mpp != PRV_M
+        if not wanted:
+            if self._hooked and h.context == "machine":
+                self._hook.set_mprv(None)
+                self._use_engine_walker()
+            return
+        if ms & MSTATUS_MPV and h.has_h:
+            cfg = h.guest_walk_config(mpp)
+        else:
+            status = h.read_sstatus_hs()
+            cfg = WalkConfig(satp=h.s_hs.satp, priv=mpp, sum=bool(status & MSTATUS_SUM),
+                             mxr=bool(status & MSTATUS_MXR))
+        hook = self._fill_hook()
+        hook.set_virt(False)
+        hook.set_mprv(cfg)
+        self._use_hook()
+        h.flush_tlb()
+
+    def _refresh(self) -> None:
+        satp, ms = self.hart.regs.csr_read_batch((rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MSTATUS))
+        self._hook.refresh(satp, ms)
+
+    def _use_hook(self) -> None:
+        if not self._hooked:
+            self.hart.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+            self._hooked = True
+
+    def _use_engine_walker(self) -> None:
+        self.hart.uc.ctl_set_tlb_mode(UC_TLB_CPU)
+        self._hooked = False
+
+    # ---------------------------------------------------------------- invalidation
+    def flush(self) -> None:
+        """sfence.vma: the hook keeps no first-stage cache; the engine TLB is flushed
+        by the caller (or by the engine itself, for a native sfence.vma)."""
+
+    def flush_gstage(self) -> None:
+        """hgatp writes and hfence.gvma: the G-stage cache goes, and the hook learns
+        the new hgatp if a guest is loaded."""
+        h = self.hart
+        if self._hook is not None:
+            self._hook.flush_gcache()
+            if h.context == "guest":
+                self._hook.set_virt(True, h.h.hgatp, bool(h.s_hs.status & MSTATUS_MXR))
+
+    def last_fault(self):
+        """(cause, va, gpa, implicit, implicit_write, access) of the fill the hook
+        refused, or None (the engine error had another reason)."""
+        if self._hook is None or not self._hooked:
+            return None
+        return self._hook.last_fault()
+
+    def stats(self) -> dict[str, int]:
+        return self._hook.stats() if self._hook is not None else {}
