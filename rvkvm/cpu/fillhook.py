@@ -33,6 +33,9 @@ from unicorn.riscv_const import (
 from unicorn.unicorn_const import UC_MEM_FETCH, UC_MEM_WRITE
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
+uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                    ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+
 from ..errors import RvkvmError
 from .walk import ACCESS_FAULT, FETCH, GUEST_PAGE_FAULT, LOAD, PAGE_FAULT, STORE, Walk, \
     WalkConfig, translate
@@ -43,6 +46,7 @@ MAX_RANGES = 16
 GCACHE_SIZE = 4096
 STATUS_SUM, STATUS_MXR = 1 << 18, 1 << 19
 ACCESS_OF_MEM_TYPE = {UC_MEM_WRITE: STORE, UC_MEM_FETCH: FETCH}    # anything else: a load
+_BARE_M = WalkConfig(satp=0, priv=3)          # fetches under the MPRV override
 
 
 class WalkCfgStruct(ctypes.Structure):
@@ -184,6 +188,8 @@ class FillHook:
         self.kind = choose_kind(trace)
         self._lib = native_library() if self.kind == "native" else None
         self._hook = None
+        self._batch = None                       # the Python hook's uc_reg_read_batch arguments
+        self._last_key, self._last_cfg = None, None
         st = self._state = FillState()
         st.ram, st.ram_base, st.ram_size = ram.host_addr, ram.base, ram.size
         st.nranges = len(self._ranges)
@@ -278,23 +284,43 @@ class FillHook:
 
     # ------------------------------------------------------------------ the Python hook
 
-    def _config(self, uc, access: int) -> tuple[WalkConfig, int]:
+    def _engine_state(self) -> tuple[int, int, int]:
+        """PRIV, satp, sstatus in one call (satp and sstatus are garbage at U)."""
+        if self._batch is None:
+            ids = (UC_RISCV_REG_PRIV, UC_RISCV_REG_SATP, UC_RISCV_REG_SSTATUS)
+            values = (ctypes.c_uint64 * 3)()
+            self._batch = (self.uc._uch, (ctypes.c_int * 3)(*ids),
+                           (ctypes.c_void_p * 3)(*[ctypes.addressof(values) + 8 * i
+                                                   for i in range(3)]), values)
+        handle, ids, pointers, values = self._batch
+        uclib.uc_reg_read_batch(handle, ids, pointers, 3)
+        return values[0] & 3, values[1], values[2]
+
+    def _config(self, access: int) -> tuple[WalkConfig, int]:
         """The walk for this fill, and the engine's PRIV (as the C hook decides it)."""
         st = self._state
-        priv = uc.reg_read(UC_RISCV_REG_PRIV) & 3
+        priv, satp, status = self._engine_state()
         if st.mprv:
             if access == FETCH:
-                return WalkConfig(satp=0, priv=3), priv
+                return _BARE_M, priv
             c = st.mprv_cfg
-            return WalkConfig(c.satp, c.hgatp, bool(c.virt), c.priv, bool(c.sum), bool(c.mxr),
-                              bool(c.hs_mxr), bool(c.hlvx)), priv
-        if priv == 1:
-            if not st.pin_satp:
-                st.satp = uc.reg_read(UC_RISCV_REG_SATP)
-            st.status = uc.reg_read(UC_RISCV_REG_SSTATUS)
-        return WalkConfig(st.satp, st.hgatp, bool(st.virt), priv if priv <= 1 else 3,
-                          bool(st.status & STATUS_SUM), bool(st.status & STATUS_MXR),
-                          bool(st.hs_mxr)), priv
+            key = ("mprv",) + tuple(getattr(c, name) for name, _ in WalkCfgStruct._fields_)
+        else:
+            if priv == 1:
+                if not st.pin_satp:
+                    st.satp = satp
+                st.status = status
+            key = (st.satp, st.status, st.virt, st.hgatp, st.hs_mxr, priv)
+        if key != self._last_key:           # building a WalkConfig costs more than the walk
+            if st.mprv:
+                cfg = WalkConfig(c.satp, c.hgatp, bool(c.virt), c.priv, bool(c.sum),
+                                 bool(c.mxr), bool(c.hs_mxr), bool(c.hlvx))
+            else:
+                cfg = WalkConfig(st.satp, st.hgatp, bool(st.virt), priv if priv <= 1 else 3,
+                                 bool(st.status & STATUS_SUM), bool(st.status & STATUS_MXR),
+                                 bool(st.hs_mxr))
+            self._last_key, self._last_cfg = key, cfg
+        return self._last_cfg, priv
 
     def _allowed(self, pa: int) -> bool:
         page = pa & ~0xFFF
@@ -304,7 +330,7 @@ class FillHook:
         st = self._state
         st.fills += 1
         access = ACCESS_OF_MEM_TYPE.get(mem_type, LOAD)
-        cfg, priv = self._config(uc, access)
+        cfg, priv = self._config(access)
         walk = translate(self.ram, vaddr, access, cfg)
         if walk.ok and not self._allowed(walk.pa):
             walk = Walk(False, cause=ACCESS_FAULT[access])
