@@ -225,6 +225,12 @@
 .Lok\@:
 .endm
 
+/* the same against an immediate (clobbers t3-t6) */
+.macro CHECK_EQI_QEMU code, got, imm
+    li t4, \imm
+    CHECK_EQ_QEMU \code, \got, t4
+.endm
+
 /* Emit the handlers and their records (once per image). */
 .macro HYP_RUNTIME
     .text
