@@ -31,8 +31,9 @@
  *       stval and the GPA in htval (93); a VS-stage fault is taken in VS (101);
  *       a G-stage fault on the VS-stage PTE read (106 load, 114 fetch):
  *       htval = the PTE's GPA >> 2, htinst = 0x3000; a VS store page fault in VS (122)
- *  130  HLV.B/BU/H/HU/W/WU/D, HLVX.HU/WU (an execute-only page), HSV.B/H/W/D
- *       from HS; HLV of an X-only page faults (139, 13, GVA = 1, SPV = 0);
+ *  130  HLV.B/BU/H/HU/W/WU/D, HLVX.HU/WU (137; execute-only pages: 128 at
+ *       VS-stage, 183 at both stages), HSV.B/H/W/D (147) from HS; HLV of an
+ *       X-only page faults (139, 13, GVA = 1, SPV = 0);
  *       HSV/HLV guest-page faults in HS (151, 159); SPVP selects VU or VS
  *       permissions, vsstatus.SUM (167); HLV from U with HU = 1 (173), and
  *       with HU = 0 illegal (175)
