@@ -112,9 +112,9 @@
  * value, so both are CHECK_EQ_QEMU.
  */
 .macro HLVX_X_ONLY code, va
+    EXPECT_STRAP .Ltrap\@              /* uses t0 and t1: before they are set */
     li t1, \va + 4
     li t0, 0
-    EXPECT_STRAP .Ltrap\@
     hlvx.wu t0, (t1)
     sd zero, rt_strap_resume, t1
     li t1, CODE_WORD
@@ -202,9 +202,9 @@ test_main:
     li t0, MSTATUS_MPRV
     csrc mstatus, t0
     CHECK_EQI 190, s2, MARKER1
+    EXPECT_MTRAP 1f                     /* uses t0 and t1: before they are set */
     li t0, (PRV_S << MSTATUS_MPP_SHIFT) | MSTATUS_MPV | MSTATUS_MPRV
     li s1, VA_GINVALID
-    EXPECT_MTRAP 1f
     csrs mstatus, t0
 .Lld191:
     ld s2, 8(s1)

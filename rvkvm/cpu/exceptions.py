@@ -122,7 +122,8 @@ class ExceptionHandling:
             return
         if intno in DATA_FAULTS:
             access, tval = self._data_access(epc)
-            self.take_trap(Trap(store_cause_if_store(intno, access), epc, tval))
+            tinst = self._tinst_at(epc) if level.virt else 0
+            self.take_trap(Trap(store_cause_if_store(intno, access), epc, tval, tinst=tinst))
             return
         if intno in FETCH_FAULTS:
             epc, tval = self._locate_fetch_fault(epc)
@@ -177,6 +178,11 @@ class ExceptionHandling:
             return self._mmap.is_executable(va)
         w = self.translate(va, walk.FETCH)
         return w.ok and self.ram.contains(w.pa)
+
+    def _tinst_at(self, epc: int) -> int:
+        """htinst/mtinst for a data fault of the load/store at epc (V=1 traps)."""
+        insn, length = self._insn_at(epc)
+        return transformed_insn(insn, length) if insn is not None else 0
 
     def _data_access(self, epc: int):
         """(the load/store at epc, its address): the trap value Unicorn does not give."""
@@ -356,12 +362,10 @@ class ExceptionHandling:
 
     def _hypervisor_fault(self, insn: int, epc: int, va: int, w) -> None:
         guest_fault = w.cause in GUEST_PAGE_FAULTS
-        tinst = 0
-        if guest_fault:
-            if w.implicit:
-                tinst = HTINST_PTE_WRITE64 if w.implicit_write else HTINST_PTE_READ64
-            else:
-                tinst = transformed_insn(insn, 4)
+        if w.implicit:
+            tinst = HTINST_PTE_WRITE64 if w.implicit_write else HTINST_PTE_READ64
+        else:
+            tinst = transformed_insn(insn, 4)
         self.take_trap(Trap(w.cause, epc, va, tval2=(w.gpa >> 2) if guest_fault else 0,
                             tinst=tinst, gva=True))
 
@@ -419,11 +423,13 @@ class ExceptionHandling:
         if cause in GUEST_PAGE_FAULTS:
             fault_gpa = gpa if implicit else (gpa & ~0xFFF) | (tval & 0xFFF)
             tval2 = fault_gpa >> 2
-            if implicit:
-                tinst = HTINST_PTE_WRITE64 if implicit_write else HTINST_PTE_READ64
-            elif insn is not None:
-                tinst = transformed_insn(insn, length, 0)
-        self.take_trap(Trap(cause, epc, tval, tval2=tval2, tinst=tinst))
+        if implicit:
+            tinst = HTINST_PTE_WRITE64 if implicit_write else HTINST_PTE_READ64
+        elif insn is not None:                 # fetch faults: 0 (spec 8.6.3)
+            tinst = transformed_insn(insn, length, 0)
+        # an M-mode load/store under MPRV with MPV has a guest virtual address too
+        gva = access != walk.FETCH and self.context == "machine" and self.translation.mprv_virt
+        self.take_trap(Trap(cause, epc, tval, tval2=tval2, tinst=tinst, gva=gva))
 
     def _find_unmapped_access(self, pc: int):
         """The load/store that touched unmapped memory: (epc, access, address).

@@ -401,6 +401,8 @@ class Hart(CsrViews, ExceptionHandling):
                 self.h.bpc = trap.epc
                 self._trace_v(level, M, trap.epc)
             self.set_level(M)
+        if ms & MSTATUS_MPRV:
+            self.translation.mprv_changed()    # MPP is M now: MPRV stops translating
         self.regs.write(PC, vector)
         self.stats[trap.name] += 1
         self._trace(trap, level, M)

@@ -26,6 +26,7 @@ class Translation:
         self.trace = trace
         self._hook = None
         self._hooked = False          # the engine is in UC_TLB_VIRTUAL with the hook
+        self.mprv_virt = False        # M's loads/stores translate as V=1 (MPRV with MPV)
 
     @property
     def kind(self) -> str:
@@ -67,12 +68,14 @@ class Translation:
         ms = h.m.mstatus
         mpp = (ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
         wanted = h.context == "machine" and ms & MSTATUS_MPRV and mpp != PRV_M
+        self.mprv_virt = bool(wanted and ms & MSTATUS_MPV and h.has_h)
         if not wanted:
             if self._hooked and h.context == "machine":
                 self._hook.set_mprv(None)
                 self._use_engine_walker()
+                h.flush_tlb()              # a mode switch keeps the other mode's entries
             return
-        if ms & MSTATUS_MPV and h.has_h:
+        if self.mprv_virt:
             cfg = h.guest_walk_config(mpp)
         else:
             status = h.read_sstatus_hs()

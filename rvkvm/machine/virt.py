@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
+from unicorn import riscv_const as rc
 
 from ..cpu.constants import PRV_M, PRV_S
 from ..cpu.hart import Hart, print_trace
@@ -167,6 +168,8 @@ class VirtMachine:
         h.m.medeleg = 0xB1FF | ((1 << 10) | (0xF << 20) if h.has_h else 0)
         h.write_mideleg(0x222)
         h.m.mcounteren = 0x7
+        # as OpenSBI: U-mode may read cycle/time/instret too (busybox `time`)
+        h.regs.csr_write(rc.UC_RISCV_REG_SCOUNTEREN, 0x7)
         h.write_mie(0x222)
 
     def _install_htif(self, symbols: dict) -> None:
