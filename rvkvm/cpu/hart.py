@@ -100,6 +100,8 @@ class Hart(CsrViews, ExceptionHandling):
         self.read_time = clock.mtime          # the `time` CSR; the machine points it at the CLINT
         self.hart_id = hart_id
         self.firmware = firmware           # serves traps to M in Python, or None
+        # serves traps from V=1 to HS in Python (rvkvm/hv), or None: HS guest code does
+        self.hypervisor = None
         self.has_h = has_h
         self.csr_table = CSR_TABLE if has_h else CSR_TABLE_NO_H
         self.regs = RegisterFile(uc)
@@ -366,6 +368,13 @@ class Hart(CsrViews, ExceptionHandling):
         if target is HS:
             h = self.h
             h.htval, h.htinst = trap.tval2, trap.tinst
+            if level.virt and self.hypervisor is not None:
+                # a VM exit to rvkvm's own hypervisor: it runs in Python "at HS" while
+                # Unicorn keeps the guest loaded, so serving it costs no V switch
+                h.bpc = trap.epc
+                self.stats["vm_exit"] += 1
+                self.hypervisor.handle_exit(self, trap, gva)
+                return
             if level.virt:
                 hs = h.hstatus & ~(HSTATUS_SPVP | HSTATUS_GVA)
                 hs |= HSTATUS_SPV | (HSTATUS_SPVP if level.priv else 0) | (HSTATUS_GVA if gva else 0)
@@ -438,6 +447,19 @@ class Hart(CsrViews, ExceptionHandling):
                        (PRIV, PRV_S), (PC, vector)))
         self.stats[trap.name] += 1
         self._trace(trap, came_from, target)
+
+    def enter_guest(self, pc: int, priv: int = PRV_S) -> None:
+        """Start running VS (or VU) code at `pc`, as a hypervisor's sret would: the
+        guest's CSRs (s_vs, hgatp, hvip, ...) must be set up first."""
+        target = level_for(priv, True)
+        self._trace_v(self.level, target, pc)
+        self.set_level(target)
+        self.regs.write(PC, pc)
+
+    def inject_vs(self, trap: Trap) -> None:
+        """Enter `trap` at VS while V=1 (a hypervisor redirecting a fault to its
+        guest, as KVM's kvm_riscv_vcpu_trap_redirect)."""
+        self._enter_s(trap, self.level, VS)
 
     # ------------------------------------------------------------------ xRET
     def mret(self) -> None:
