@@ -411,6 +411,8 @@ class ExceptionHandling:
         if access == walk.FETCH:
             epc, tval = self._locate_fetch_fault(pc)
             insn = None
+            if epc != pc and not self._run_block_prefix(pc, epc):
+                return                         # stopped early: the next slice refaults
         else:
             epc = pc
             insn, length = self._insn_at(pc)
@@ -430,6 +432,18 @@ class ExceptionHandling:
         # an M-mode load/store under MPRV with MPV has a guest virtual address too
         gva = access != walk.FETCH and self.context == "machine" and self.translation.mprv_virt
         self.take_trap(Trap(cause, epc, tval, tval2=tval2, tinst=tinst, gva=gva))
+
+    def _run_block_prefix(self, start: int, until: int) -> bool:
+        """A fetch refused for the second page of an instruction that straddles pages
+        ends the run at the start of its translated block with none of the block run
+        (two-stage-native.md): run the straight-line code before that instruction, so
+        the trap sees the state the spec says. False if it did not get there."""
+        try:
+            self.uc.emu_start(start, until)
+        except UcError as err:
+            self._on_engine_error(err)
+            return False
+        return self._death is None and self.regs.read(PC) == until
 
     def _find_unmapped_access(self, pc: int):
         """The load/store that touched unmapped memory: (epc, access, address).
