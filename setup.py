@@ -1,12 +1,14 @@
 """Build the optional native hooks; all metadata lives in pyproject.toml.
 
 optional=True: an install without a C compiler still succeeds and rvkvm falls back
-to the pure-Python slicer (rvkvm/cpu/slicer.py) and TLB-fill hook (rvkvm/cpu/fillhook.py)."""
+to the pure-Python slicer (rvkvm/cpu/slicer.py), TLB-fill hook (rvkvm/cpu/fillhook.py)
+and CSR access (rvkvm/cpu/regs.py)."""
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
         Extension("rvkvm.cpu._slicehook", ["rvkvm/cpu/_slicehook.c"], optional=True),
         Extension("rvkvm.cpu._fillhook", ["rvkvm/cpu/_fillhook.c"], optional=True),
+        Extension("rvkvm.cpu._regs", ["rvkvm/cpu/_regs.c"], optional=True),
     ],
 )

@@ -220,11 +220,13 @@ class CsrViews:
     def read_hvip(self) -> int:
         if not self.has_h:
             return 0
-        self._sync_sip()
+        if self.context == "guest":        # the guest may have written vsip.SSIP natively
+            self._sync_sip()
         return self.h.hvip
 
     def write_hvip_bits(self, bits: int, value: int) -> None:
-        self._sync_sip()
+        if self.context == "guest":
+            self._sync_sip()
         self.h.hvip = (self.h.hvip & ~bits) | (value & bits)
 
     def read_hip(self) -> int:

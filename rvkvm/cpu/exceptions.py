@@ -267,7 +267,7 @@ class ExceptionHandling:
         if level is U or (level is HS and self.m.mstatus & MSTATUS_TVM):
             return False
         self.flush_tlb()
-        self.translation.flush()
+        self.forget_code_pages()
         self.regs.write(PC, epc + 4)
         return True
 
@@ -287,6 +287,7 @@ class ExceptionHandling:
         if allowed is not True:
             return allowed
         self.flush_tlb()
+        self.forget_code_pages()
         self.regs.write(PC, epc + 4)
         self.stats["hfence_vvma"] += 1
         return True
@@ -299,6 +300,7 @@ class ExceptionHandling:
             return False
         self.translation.flush_gstage()
         self.flush_tlb()
+        self.forget_code_pages()
         self.regs.write(PC, epc + 4)
         self.stats["hfence_gvma"] += 1
         return True

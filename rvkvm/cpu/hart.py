@@ -116,6 +116,7 @@ class Hart(CsrViews, ExceptionHandling):
         self.trap_seconds = 0.0                # of which in Python trap handling (time_traps)
         self.slicer = make_slicer(uc, slice_seconds)
         self.translation = Translation(self, trace=trace_mmu)
+        self._fetch_walker = _native_fetch_walker(ram)
         self._presented_mip = -1
         self._invalid_insn = False
         self._death: GuestDied | None = None
@@ -203,6 +204,10 @@ class Hart(CsrViews, ExceptionHandling):
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def forget_code_pages(self) -> None:
+        """Python's own cache of kernel code translations (see _insn_at): keyed by
+        satp and hgatp, so only fences that may move kernel code need to drop it."""
         self._kernel_code_pages.clear()
 
     def request_stop(self) -> None:
@@ -538,6 +543,10 @@ class Hart(CsrViews, ExceptionHandling):
         """The one translation path for Python's own accesses. Without side effects
         (decoding at epc, debuggers) A/D bits are left alone."""
         cfg = cfg or self.walk_config()
+        if access == walk.FETCH and not side_effects and self._fetch_walker is not None:
+            # decoding at epc, ~3,000 times a boot: the C walk (a fetched page's A bit
+            # is set already, so it writes nothing)
+            return self._fetch_walker.translate(va & M64, access, cfg)
         mem = self.ram if side_effects else _ReadOnly(self.ram)
         return walk.translate(mem, va & M64, access, cfg)
 
@@ -582,13 +591,13 @@ class Hart(CsrViews, ExceptionHandling):
         """The instruction at virtual address `va` as the hart fetches it now."""
         if self.context == "machine":          # identity-mapped
             return _insn_at_physical(self.ram, va)
-        r = self.regs
-        if self.context == "host" and va >> 63:
-            satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
+        if va >> 63:
+            satp = self.regs.csr_read(rc.UC_RISCV_REG_SATP)
             if satp:
                 # Kernel-half code pages are mapped once and never move: remember their
-                # translation, so the ~3,000 rdtime traps of a boot skip the page walk.
-                key = (satp, va >> 12)
+                # translation, so the ~3,000 rdtime traps of a boot (and a hypervisor's
+                # thousands of CSR traps) skip the page walk.
+                key = (satp, self.h.hgatp if self.context == "guest" else -1, va >> 12)
                 page = self._kernel_code_pages.get(key)
                 if page is None:
                     w = self.translate(va & ~0xFFF, walk.FETCH)
@@ -629,6 +638,15 @@ class _ReadOnly:
 
     def write_u64(self, pa: int, value: int) -> None:
         pass
+
+
+def _native_fetch_walker(ram):
+    """The C walker for Python's instruction fetches, or None (not built, or
+    RVKVM_FILLHOOK=python asks for the Python one everywhere)."""
+    from .fillhook import NativeWalker, choose_kind
+    if choose_kind() != "native":
+        return None
+    return NativeWalker(ram, use_gcache=False)
 
 
 def _insn_at_physical(ram, pa: int) -> tuple[int | None, int]:

@@ -10,6 +10,8 @@ garbage and writes are dropped. `RegisterFile.csr_*` switch PRIV to M around it.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
+import os
 
 from unicorn import riscv_const as rc
 from unicorn.unicorn_py3.unicorn import uclib
@@ -25,6 +27,39 @@ uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int
 uclib.uc_reg_write_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
                                      ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
 BATCH_MAX = 16
+
+
+class RegAccess(ctypes.Structure):
+    """struct reg_access in _regs.c."""
+    _fields_ = [("uc", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("reg_write", ctypes.c_void_p), ("priv_reg", ctypes.c_int64)]
+
+
+def _load_native():
+    """The built _regs library with its prototypes, or None (then Python does it)."""
+    try:
+        spec = importlib.util.find_spec("rvkvm.cpu._regs")
+    except ImportError:
+        return None
+    if spec is None or not spec.origin or not os.path.exists(spec.origin):
+        return None
+    lib = ctypes.CDLL(spec.origin)
+    layout = (ctypes.c_size_t * 5)()
+    lib.rvkvm_reg_access_layout(layout)
+    if tuple(layout) != (ctypes.sizeof(RegAccess), RegAccess.uc.offset, RegAccess.reg_read.offset,
+                         RegAccess.reg_write.offset, RegAccess.priv_reg.offset):
+        return None
+    lib.rvkvm_csr_read.restype = ctypes.c_uint64
+    lib.rvkvm_csr_read.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.rvkvm_csr_write.restype = None
+    lib.rvkvm_csr_write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64]
+    lib.rvkvm_csr_read_many.restype = None
+    lib.rvkvm_csr_read_many.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                        ctypes.POINTER(ctypes.c_uint64), ctypes.c_int]
+    return lib
+
+
+_NATIVE = _load_native()
 
 
 
@@ -49,10 +84,31 @@ class RegisterFile:
         self._rvals = (ctypes.c_uint64 * BATCH_MAX)()
         self._rptrs = (ctypes.c_void_p * BATCH_MAX)(
             *[ctypes.addressof(self._rvals) + 8 * i for i in range(BATCH_MAX)])
+        if _NATIVE is not None:
+            self._use_native_csr_access(uc)
         self._wids = (ctypes.c_int * BATCH_MAX)()
         self._wvals = (ctypes.c_uint64 * BATCH_MAX)()
         self._wptrs = (ctypes.c_void_p * BATCH_MAX)(
             *[ctypes.addressof(self._wvals) + 8 * i for i in range(BATCH_MAX)])
+
+    def _use_native_csr_access(self, uc) -> None:
+        """csr_read/csr_write/csr_read_batch as one foreign call each (_regs.c)."""
+        acc = self._access = RegAccess(
+            self._h.value, ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value,
+            ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value, PRIV)
+        ref = ctypes.addressof(acc)
+        read, write, many = _NATIVE.rvkvm_csr_read, _NATIVE.rvkvm_csr_write, _NATIVE.rvkvm_csr_read_many
+        self.csr_read = lambda reg: read(ref, reg)
+        self.csr_write = lambda reg, value: write(ref, reg, value & M64)
+        ids, vals = self._rids, self._rvals
+
+        def csr_read_batch(regs):
+            n = len(regs)
+            for i, reg in enumerate(regs):
+                ids[i] = reg
+            many(ref, ids, vals, n)
+            return list(vals[:n])
+        self.csr_read_batch = csr_read_batch
 
     def write_batch(self, pairs) -> None:
         """Write (register, value) pairs in order, in one call. Include (PRIV, 3) first

@@ -101,10 +101,6 @@ class Translation:
         self._hooked = False
 
     # ---------------------------------------------------------------- invalidation
-    def flush(self) -> None:
-        """sfence.vma: the hook keeps no first-stage cache; the engine TLB is flushed
-        by the caller (or by the engine itself, for a native sfence.vma)."""
-
     def flush_gstage(self) -> None:
         """hgatp writes and hfence.gvma: the G-stage cache goes, and the hook learns
         the new hgatp if a guest is loaded."""

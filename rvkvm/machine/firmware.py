@@ -79,6 +79,7 @@ class PythonFirmware:
 
     def remote_sfence_vma(self, hart_ids, start, size, asid) -> None:
         self.machine.hart.flush_tlb()
+        self.machine.hart.forget_code_pages()
 
     def console_write(self, data: bytes) -> None:
         self.machine.console.write(data)
