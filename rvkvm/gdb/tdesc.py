@@ -78,7 +78,3 @@ def target_xml() -> bytes:
     lines.append("</target>")
     return "\n".join(lines).encode()
 
-
-def described_csrs() -> dict[int, str]:
-    """Every CSR number in the description, with its name."""
-    return {num: name for name, num in CSR_NUMBERS.items()}
