@@ -250,6 +250,9 @@ def test_garbage_then_a_disconnect_mid_packet_leaves_the_guest_running():
         assert b"$#00" in _exchange(sock, rsp.frame(b"Qbogus"), b"$#00")
         assert b"$E01#" in _exchange(sock, rsp.frame(b"mzz,4"), b"$E01#")
         assert b"$E45#" in _exchange(sock, rsp.frame(b"p9999"), b"#")
+        # a 4 GiB watchpoint and an address past 64 bits are refused, not attempted
+        assert b"$E22#" in _exchange(sock, rsp.frame(b"Z2,80001000,ffffffff"), b"#")
+        assert b"$E01#" in _exchange(sock, rsp.frame(b"Z0,1" + b"0" * 16 + b",2"), b"#")
         sock.sendall(b"$m80000000,")                               # and gone, mid-packet
     status, _, stderr = guest.finish()
     assert status == COUNTER_STATUS, stderr

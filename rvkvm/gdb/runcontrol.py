@@ -26,6 +26,7 @@ from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 from ..cpu.exit_switch import _engine_bytes, exit_switch
 from ..cpu.slicer import PythonSlicer, Slicer
 
+MAX_WATCH_BYTES = 4096                # one hook range per page; gdb asks for a variable's size
 WATCH_HOOKS = {"write": (UC_HOOK_MEM_WRITE,), "read": (UC_HOOK_MEM_READ,),
                "access": (UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE)}
 
@@ -147,16 +148,15 @@ class RunControl:
             self._leave_watch_mode()
 
     def _physical_ranges(self, addr: int, length: int):
+        """[(first, last)] physical bytes of the watched range, or None if not all RAM."""
+        if not 0 < length <= MAX_WATCH_BYTES:
+            return None
         ranges = []
-        for offset in range(0, length):
-            pa = self.target.translate(addr + offset)
-            if pa is None or not self.target.ram.contains(pa):
+        for pa, n in self.target.pieces(addr, length):
+            if pa is None or not self.target.ram.contains(pa, n):
                 return None
-            if ranges and ranges[-1][1] + 1 == pa:
-                ranges[-1][1] = pa
-            else:
-                ranges.append([pa, pa])
-        return [tuple(r) for r in ranges]
+            ranges.append((pa, pa + n - 1))
+        return ranges
 
     def _on_access(self, uc, _access, _addr, _size, _value, wp) -> None:
         if self.watch_hit is None:

@@ -28,6 +28,13 @@ def note(message: str) -> None:
     print(f"rvkvm: {message}", file=sys.stderr, flush=True)
 
 
+def address(text: str) -> int:
+    value = int(text, 16)
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"{text!r} is not a 64-bit address")
+    return value
+
+
 def stop_signal(sig: int) -> bytes:
     return b"S%02x" % sig
 
@@ -216,13 +223,15 @@ class Debugger:
         return b"OK" if ok else b"E01"
 
     def _read_memory(self, args: str):
-        addr, length = (int(x, 16) for x in args.split(","))
+        addr_text, length_text = args.split(",")
+        addr, length = address(addr_text), int(length_text, 16)
         data = self.target.read_memory(addr, min(length, MAX_MEMORY))
         return b"E14" if data is None else data.hex().encode()
 
     def _write_memory(self, args: str):
         where, hexdata = args.split(":")
-        addr, length = (int(x, 16) for x in where.split(","))
+        addr_text, length_text = where.split(",")
+        addr, length = address(addr_text), int(length_text, 16)
         data = bytes.fromhex(hexdata)
         if len(data) != length:
             raise ValueError("M packet length mismatch")
@@ -230,7 +239,8 @@ class Debugger:
 
     def _write_memory_binary(self, args: bytes):
         where, _, raw = args.partition(b":")
-        addr, length = (int(x, 16) for x in where.decode("latin-1").split(","))
+        addr_text, length_text = where.decode("latin-1").split(",")
+        addr, length = address(addr_text), int(length_text, 16)
         data = rsp.unescape(raw)
         if len(data) != length:
             raise ValueError("X packet length mismatch")
@@ -277,7 +287,7 @@ class Debugger:
 
     def _point(self, args: str, insert: bool):
         kind, addr_text, size_text = args.split(";")[0].split(",")
-        addr, size = int(addr_text, 16), int(size_text, 16)
+        addr, size = address(addr_text), int(size_text, 16)
         c = self.control
         if kind in ("0", "1"):                      # software and hardware: both exits
             (c.add_breakpoint if insert else c.remove_breakpoint)(addr)

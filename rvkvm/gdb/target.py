@@ -150,14 +150,14 @@ class HartTarget:
         """Bytes at gdb address `addr` (translated page by page), or None if any
         of them is not RAM. Device registers are not read: reads have side effects."""
         out = bytearray()
-        for pa, n in self._pieces(addr, length):
+        for pa, n in self.pieces(addr, length):
             if pa is None or not self.ram.contains(pa, n):
                 return None
             out += self.ram.read(pa, n)
         return bytes(out)
 
     def write_memory(self, addr: int, data: bytes) -> bool:
-        pieces = list(self._pieces(addr, len(data)))
+        pieces = list(self.pieces(addr, len(data)))
         if any(pa is None or not self.ram.contains(pa, n) for pa, n in pieces):
             return False
         done = 0
@@ -167,7 +167,7 @@ class HartTarget:
         self.uc.ctl_flush_tb()                 # the bytes may be code already translated
         return True
 
-    def _pieces(self, addr: int, length: int):
+    def pieces(self, addr: int, length: int):
         """(physical address or None, length) for each page `addr..+length` touches."""
         while length > 0:
             n = min(length, PAGE - (addr & (PAGE - 1)))
