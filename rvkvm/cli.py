@@ -67,8 +67,13 @@ def cli():
 @click.option("--stats", is_flag=True, help="At exit, print trap, SBI and MMIO counts and where the time went.")
 @click.option("--slice-ms", type=float, default=2.0, show_default=True,
               help="Time slice: the longest a pending interrupt waits.")
+@click.option("--gdb", "gdb", metavar="tcp::PORT",
+              help="Serve the gdb remote protocol on localhost PORT (QEMU's -gdb syntax).")
+@click.option("-s", "gdb_default", is_flag=True, help="Shorthand for --gdb tcp::1234.")
+@click.option("-S", "gdb_wait", is_flag=True,
+              help="Wait for gdb before the first instruction (with --gdb or -s).")
 def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, timeout,
-         expect, trace, stats, slice_ms):
+         expect, trace, stats, slice_ms, gdb, gdb_default, gdb_wait):
     """Boot KERNEL (ELF, Linux Image or raw binary) on the virt machine."""
     from .machine.virt import MachineConfig, VirtMachine
     if smp != 1:
@@ -86,6 +91,12 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         with open(dump_dtb, "wb") as f:
             f.write(machine.dtb)
         return
+    debugger = None
+    if gdb or gdb_default or gdb_wait:     # the gdb stub (rvkvm/gdb)
+        if not (gdb or gdb_default):
+            raise click.BadParameter("waits for gdb: add --gdb tcp::PORT or -s", param_hint="-S")
+        from .gdb import DEFAULT_SPEC, start_stub
+        debugger = start_stub(machine, gdb or DEFAULT_SPEC, wait=gdb_wait)
     if trace:
         click.echo(f"rvkvm: time slicing: {machine.hart.slicer.kind}", err=True)
     machine.console.start_input()
@@ -94,6 +105,8 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         result = machine.run(timeout=timeout)
     finally:
         machine.console.stop_input()
+    if debugger is not None:
+        debugger.guest_ended(result.status)
     if stats:
         click.echo("\n" + machine.stats_report(time.perf_counter() - started), err=True)
     if result.status != 0 or trace:

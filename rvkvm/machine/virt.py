@@ -75,6 +75,7 @@ class VirtMachine:
     EXIT_PANIC = 4
     EXIT_RESET = RESET_STATUS
     EXIT_NO_MATCH = 1
+    debugger = None                    # a gdb stub (rvkvm/gdb) hooks itself in here
 
     def __init__(self, config: MachineConfig | None = None):
         self.config = config or MachineConfig()
@@ -218,6 +219,8 @@ class VirtMachine:
         waiting = False
         try:
             while True:
+                if self.debugger is not None:      # gdb: halts here while it has the hart
+                    self.debugger.before_slice(waiting)
                 if self._exit is not None:
                     return self._final_result()
                 if t_end is not None and time.monotonic() >= t_end:

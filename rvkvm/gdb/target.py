@@ -1,0 +1,214 @@
+"""The debugger's view of the hart: registers, CSRs, memory through the current
+translation, privilege. Every call the stub makes into the hart (rvkvm/cpu) is in
+this file, so a change of the hart (the H extension: V=1, VS CSRs, two-stage
+translation) is re-pointed here and nowhere else in rvkvm/gdb."""
+from __future__ import annotations
+
+from unicorn import riscv_const as rc
+
+from ..cpu import mmu
+from ..cpu.constants import PRIV_NAMES, PRV_M, SATP_MODE_SHIFT
+from ..cpu.csr import CSR_TABLE
+from ..cpu.csr_names import CSR_NAMES
+from ..cpu.regs import PC
+
+M64 = (1 << 64) - 1
+PAGE = 4096
+# CSRs Unicorn itself holds and serves to S code natively (the rest of Unicorn's CSR
+# registers, H ones among them, mean nothing on this hart: they are not listed)
+UC_CSRS = {name: getattr(rc, "UC_RISCV_REG_" + name.upper()) for name in (
+    "sstatus", "sie", "stvec", "scounteren", "sscratch", "sepc", "scause", "stval",
+    "fflags", "frm", "fcsr", "cycle", "instret")}
+# CSR views the hart composes from Unicorn's and Python's halves
+COMPOSED_CSRS = {
+    "sip": lambda hart: hart.read_mip() & hart.m.mideleg,
+}
+SV_NAMES = {8: "sv39", 9: "sv48", 10: "sv57"}
+PTE_FLAGS = "VRWXUGAD"
+
+
+class HartTarget:
+    """One hart of a VirtMachine, as gdb sees it."""
+
+    def __init__(self, machine):
+        self.machine = machine
+        self.hart = machine.hart
+        self.uc = machine.uc
+        self.ram = machine.ram
+        self.physical = False               # `monitor phys on`: gdb addresses are physical
+
+    # ------------------------------------------------------------------ registers
+    def read_gpr(self, n: int) -> int:
+        return self.hart.regs.read_x(n)
+
+    def write_gpr(self, n: int, value: int) -> None:
+        self.hart.regs.write_x(n, value)
+
+    def read_pc(self) -> int:
+        return self.hart.regs.read(PC)
+
+    def write_pc(self, value: int) -> None:
+        self.hart.regs.write(PC, value)
+
+    def read_fpr(self, n: int) -> int:
+        return self.hart.regs.read(rc.UC_RISCV_REG_F0 + n)
+
+    def write_fpr(self, n: int, value: int) -> None:
+        self.hart.regs.write(rc.UC_RISCV_REG_F0 + n, value)
+
+    def read_csr(self, num: int) -> int | None:
+        """The architectural value of CSR `num`, or None when this hart has no value for it."""
+        row = CSR_TABLE.get(num)
+        if row is not None:
+            return row.read(self.hart) & M64
+        name = _name(num)
+        if name in COMPOSED_CSRS:
+            return COMPOSED_CSRS[name](self.hart) & M64
+        if name in UC_CSRS:
+            return self.hart.regs.csr_read(UC_CSRS[name])
+        return None
+
+    def write_csr(self, num: int, value: int) -> bool:
+        """False when the CSR cannot be written (unknown here, or read-only)."""
+        row = CSR_TABLE.get(num)
+        if row is not None:
+            if row.write is None or (num >> 10) & 3 == 3:
+                return False
+            row.write(self.hart, value & M64)
+            return True
+        name = _name(num)
+        if name in UC_CSRS:
+            self.hart.regs.csr_write(UC_CSRS[name], value)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ privilege
+    def privilege(self) -> int:
+        return self.hart.priv
+
+    def virtualized(self) -> bool:
+        """V: the hart has no H extension yet."""
+        return False
+
+    def bpc(self) -> int | None:
+        """The pc at which the hart last left V=1 (None: it never ran at V=1)."""
+        return None
+
+    def describe_privilege(self) -> str:
+        bpc = self.bpc()
+        return (f"privilege {PRIV_NAMES[self.privilege()]}, V={int(self.virtualized())}, "
+                f"bpc {'-' if bpc is None else f'{bpc:#x}'}")
+
+    # ------------------------------------------------------------------ translation
+    def _satp(self) -> int:
+        """The satp that translates the hart's accesses now (0: bare)."""
+        if self.hart.priv == PRV_M:            # MPRV is not honoured (README, known gaps)
+            return 0
+        return self.hart.read_satp()
+
+    def translate(self, va: int) -> int | None:
+        """Physical address of `va` for the hart's current mode (the gdb address when
+        physical mode is on), or None when unmapped."""
+        if self.physical:
+            return va
+        return mmu.translate(self.ram, self._satp(), va & M64)
+
+    def walk(self, va: int) -> list[str]:
+        """The translation of `va`, one line per level, as the hardware walks it."""
+        satp = self._satp()
+        mode = satp >> SATP_MODE_SHIFT
+        head = f"{va:#x}: {PRIV_NAMES[self.privilege()]}-mode, V={int(self.virtualized())}"
+        if mode == 0:
+            why = "M-mode" if self.privilege() == PRV_M else "satp is bare"
+            return [f"{head}, no translation ({why}): pa {va:#x}"]
+        levels = mmu.LEVELS.get(mode)
+        if levels is None:
+            return [f"{head}, satp {satp:#x}: mode {mode} is not a translation mode"]
+        table = (satp & mmu.PPN_MASK) << 12
+        lines = [f"{head}, satp {satp:#x} ({SV_NAMES[mode]}), root table {table:#x}"]
+        for level in range(levels - 1, -1, -1):
+            index = (va >> (12 + 9 * level)) & 0x1FF
+            addr = table + index * 8
+            pte = self.ram.read_u64(addr)
+            step = f"  level {level}: pte[{index:#x}] at {addr:#x}"
+            if pte is None:
+                return lines + [f"{step}: outside RAM: access fault"]
+            step += f" = {pte:#018x} {_flags(pte)}"
+            if not pte & mmu.PTE_V:
+                return lines + [f"{step}: not valid: page fault"]
+            if pte & (mmu.PTE_R | mmu.PTE_X):
+                mask = (1 << (12 + 9 * level)) - 1
+                pa = (((pte >> 10) << 12) & ~mask) | (va & mask)
+                size = {0: "4K", 1: "2M", 2: "1G", 3: "512G", 4: "256T"}[level]
+                return lines + [f"{step}: leaf, {size} page: pa {pa:#x}"]
+            table = ((pte >> 10) & mmu.PPN_MASK) << 12
+            lines.append(f"{step}: next table {table:#x}")
+        return lines + ["  no leaf at level 0: page fault"]
+
+    # ------------------------------------------------------------------ memory
+    def read_memory(self, addr: int, length: int) -> bytes | None:
+        """Bytes at gdb address `addr` (translated page by page), or None if any
+        of them is not RAM. Device registers are not read: reads have side effects."""
+        out = bytearray()
+        for pa, n in self.pieces(addr, length):
+            if pa is None or not self.ram.contains(pa, n):
+                return None
+            out += self.ram.read(pa, n)
+        return bytes(out)
+
+    def write_memory(self, addr: int, data: bytes) -> bool:
+        pieces = list(self.pieces(addr, len(data)))
+        if any(pa is None or not self.ram.contains(pa, n) for pa, n in pieces):
+            return False
+        done = 0
+        for pa, n in pieces:
+            self.ram.write(pa, data[done:done + n])
+            done += n
+        self.uc.ctl_flush_tb()                 # the bytes may be code already translated
+        return True
+
+    def pieces(self, addr: int, length: int):
+        """(physical address or None, length) for each page `addr..+length` touches."""
+        while length > 0:
+            n = min(length, PAGE - (addr & (PAGE - 1)))
+            yield self.translate(addr), n
+            addr, length = (addr + n) & M64, length - n
+
+    def instruction_length(self, va: int) -> int:
+        """Bytes of the instruction at `va` (2 or 4; 4 when it cannot be read)."""
+        low = self.read_memory(va, 2)
+        return 2 if low is not None and low[0] & 3 != 3 else 4
+
+    # ------------------------------------------------------------------ running
+    def run_slice(self) -> str:
+        return self.hart.run_slice()
+
+    @property
+    def slicer(self):
+        return self.hart.slicer
+
+    def use_slicer(self, slicer) -> None:
+        """Run the next slices with `slicer` (the debugger's step and watch modes)."""
+        self.hart.slicer = slicer
+
+    def request_stop(self) -> None:
+        self.machine.request_stop()
+
+    def request_exit(self, status: int, reason: str) -> None:
+        self.machine.request_exit(status, reason)
+
+    def exit_pending(self) -> bool:
+        """The guest has ended (powered off, failed, was killed): the run loop returns next."""
+        return self.machine._exit is not None
+
+    def flush_console(self) -> None:
+        self.machine.console.flush()
+
+
+def _name(num: int) -> str:
+    return CSR_NAMES.get(num, "")
+
+
+def _flags(pte: int) -> str:
+    return "".join(c if pte >> i & 1 else "-" for i, c in enumerate(PTE_FLAGS))
+
