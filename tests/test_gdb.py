@@ -134,13 +134,13 @@ def test_linux_monitor_walk_prints_each_level(vmlinux):
         "break start_kernel", "continue", f"monitor walk {start_kernel:#x}",
         "monitor walk 0x1000", "kill"])
     guest.finish()
-    levels = re.findall(r"^  level (\d): pte\[0x[0-9a-f]+\] at 0x[0-9a-f]+ = 0x[0-9a-f]+ (\S+): "
-                        r"(next table|leaf)", out, re.M)
-    assert levels and levels[-1][2] == "leaf", out
-    assert [int(lv) for lv, _, _ in levels] == list(range(int(levels[0][0]), int(levels[-1][0]) - 1, -1))
-    pa = int(re.search(r"leaf, \w+ page: pa (0x[0-9a-f]+)", out).group(1), 16)
+    first = out[out.index(f"{start_kernel:#x}: level HS, V=0"):out.index("0x1000: level")]
+    levels = re.findall(r"^  s L(\d): pte @0x[0-9a-f]+ = 0x[0-9a-f]+$", first, re.M)
+    assert levels, out
+    assert [int(lv) for lv in levels] == list(range(int(levels[0]), int(levels[-1]) - 1, -1))
+    pa = int(re.search(r"^  ok: pa (0x[0-9a-f]+)", first, re.M).group(1), 16)
     assert pa == start_kernel - KERNEL_VA + KERNEL_PA
-    assert "not valid: page fault" in out                          # 0x1000 is unmapped
+    assert re.search(r"0x1000: level HS, V=0\n(  .*\n)*  fault: cause 13 ", out), out   # unmapped
 
 
 # ----------------------------------------------------------------------------- bare metal

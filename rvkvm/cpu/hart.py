@@ -550,6 +550,11 @@ class Hart(CsrViews, ExceptionHandling):
         mem = self.ram if side_effects else _ReadOnly(self.ram)
         return walk.translate(mem, va & M64, access, cfg)
 
+    def walk_steps(self, va: int, access: int = walk.LOAD) -> list[str]:
+        """Every VS-stage and G-stage step of translating `va` for the running level
+        now, without side effects (gdb's `monitor walk`)."""
+        return walk.walk_steps(_ReadOnly(self.ram), va & M64, access, self.walk_config())
+
     # ------------------------------------------------------------------ tracing
     def _trace_native_interrupt(self) -> None:
         """Unicorn takes S-level interrupts itself, unseen: report one after the fact

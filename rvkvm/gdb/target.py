@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from unicorn import riscv_const as rc
 
-from ..cpu import mmu
-from ..cpu.constants import PRIV_NAMES, PRV_M, SATP_MODE_SHIFT
-from ..cpu.csr import CSR_TABLE
+from ..cpu import walk
+from ..cpu.constants import PRIV_NAMES
 from ..cpu.csr_names import CSR_NAMES
 from ..cpu.regs import PC
 
@@ -23,8 +22,6 @@ UC_CSRS = {name: getattr(rc, "UC_RISCV_REG_" + name.upper()) for name in (
 COMPOSED_CSRS = {
     "sip": lambda hart: hart.read_mip() & hart.m.mideleg,
 }
-SV_NAMES = {8: "sv39", 9: "sv48", 10: "sv57"}
-PTE_FLAGS = "VRWXUGAD"
 
 
 class HartTarget:
@@ -58,7 +55,7 @@ class HartTarget:
 
     def read_csr(self, num: int) -> int | None:
         """The architectural value of CSR `num`, or None when this hart has no value for it."""
-        row = CSR_TABLE.get(num)
+        row = self.hart.csr_table.get(num)
         if row is not None:
             return row.read(self.hart) & M64
         name = _name(num)
@@ -70,7 +67,7 @@ class HartTarget:
 
     def write_csr(self, num: int, value: int) -> bool:
         """False when the CSR cannot be written (unknown here, or read-only)."""
-        row = CSR_TABLE.get(num)
+        row = self.hart.csr_table.get(num)
         if row is not None:
             if row.write is None or (num >> 10) & 3 == 3:
                 return False
@@ -87,63 +84,30 @@ class HartTarget:
         return self.hart.priv
 
     def virtualized(self) -> bool:
-        """V: the hart has no H extension yet."""
-        return False
+        return self.hart.virt
 
     def bpc(self) -> int | None:
-        """The pc at which the hart last left V=1 (None: it never ran at V=1)."""
-        return None
+        """The pc at which the hart last left V=1 (None: no H extension)."""
+        return self.hart.h.bpc if self.hart.has_h else None
 
     def describe_privilege(self) -> str:
         bpc = self.bpc()
-        return (f"privilege {PRIV_NAMES[self.privilege()]}, V={int(self.virtualized())}, "
-                f"bpc {'-' if bpc is None else f'{bpc:#x}'}")
+        return (f"level {self.hart.level}, privilege {PRIV_NAMES[self.privilege()]}, "
+                f"V={int(self.virtualized())}, bpc {'-' if bpc is None else f'{bpc:#x}'}")
 
     # ------------------------------------------------------------------ translation
-    def _satp(self) -> int:
-        """The satp that translates the hart's accesses now (0: bare)."""
-        if self.hart.priv == PRV_M:            # MPRV is not honoured (README, known gaps)
-            return 0
-        return self.hart.read_satp()
-
     def translate(self, va: int) -> int | None:
-        """Physical address of `va` for the hart's current mode (the gdb address when
-        physical mode is on), or None when unmapped."""
+        """Physical address of `va` as the running level reads it (V=1: both stages;
+        the gdb address itself when physical mode is on), or None when unmapped."""
         if self.physical:
             return va
-        return mmu.translate(self.ram, self._satp(), va & M64)
+        w = self.hart.translate(va & M64, walk.LOAD)
+        return w.pa if w.ok else None
 
     def walk(self, va: int) -> list[str]:
-        """The translation of `va`, one line per level, as the hardware walks it."""
-        satp = self._satp()
-        mode = satp >> SATP_MODE_SHIFT
-        head = f"{va:#x}: {PRIV_NAMES[self.privilege()]}-mode, V={int(self.virtualized())}"
-        if mode == 0:
-            why = "M-mode" if self.privilege() == PRV_M else "satp is bare"
-            return [f"{head}, no translation ({why}): pa {va:#x}"]
-        levels = mmu.LEVELS.get(mode)
-        if levels is None:
-            return [f"{head}, satp {satp:#x}: mode {mode} is not a translation mode"]
-        table = (satp & mmu.PPN_MASK) << 12
-        lines = [f"{head}, satp {satp:#x} ({SV_NAMES[mode]}), root table {table:#x}"]
-        for level in range(levels - 1, -1, -1):
-            index = (va >> (12 + 9 * level)) & 0x1FF
-            addr = table + index * 8
-            pte = self.ram.read_u64(addr)
-            step = f"  level {level}: pte[{index:#x}] at {addr:#x}"
-            if pte is None:
-                return lines + [f"{step}: outside RAM: access fault"]
-            step += f" = {pte:#018x} {_flags(pte)}"
-            if not pte & mmu.PTE_V:
-                return lines + [f"{step}: not valid: page fault"]
-            if pte & (mmu.PTE_R | mmu.PTE_X):
-                mask = (1 << (12 + 9 * level)) - 1
-                pa = (((pte >> 10) << 12) & ~mask) | (va & mask)
-                size = {0: "4K", 1: "2M", 2: "1G", 3: "512G", 4: "256T"}[level]
-                return lines + [f"{step}: leaf, {size} page: pa {pa:#x}"]
-            table = ((pte >> 10) & mmu.PPN_MASK) << 12
-            lines.append(f"{step}: next table {table:#x}")
-        return lines + ["  no leaf at level 0: page fault"]
+        """The translation of `va`, one line per VS-stage and G-stage step."""
+        head = f"{va:#x}: level {self.hart.level}, V={int(self.virtualized())}"
+        return [head] + ["  " + line for line in self.hart.walk_steps(va)]
 
     # ------------------------------------------------------------------ memory
     def read_memory(self, addr: int, length: int) -> bytes | None:
@@ -207,8 +171,3 @@ class HartTarget:
 
 def _name(num: int) -> str:
     return CSR_NAMES.get(num, "")
-
-
-def _flags(pte: int) -> str:
-    return "".join(c if pte >> i & 1 else "-" for i, c in enumerate(PTE_FLAGS))
-
