@@ -232,3 +232,20 @@ def test_an_idle_guest_does_not_burn_a_core(shell_image):
     finally:
         child.close(force=True)
     assert cpu1 - cpu0 < 0.5 * (wall1 - wall0), (cpu1 - cpu0, wall1 - wall0)
+
+
+def test_user_mode_reads_the_time(shell_image):
+    """busybox `time` reads the clock through the vDSO, i.e. `rdtime` in U-mode: the
+    firmware must leave scounteren.TM set (OpenSBI sets CY|TM|IR), or U gets SIGILL."""
+    child = spawn_shell(shell_image)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("time true; echo end-$((6*7))")
+        index = child.expect([r"real\s+\d+m\s*[\d.]+s", "Illegal instruction"])
+        child.expect_exact("end-42")
+        child.expect_exact(PROMPT)
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert index == 0, child.before

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
+from unicorn import riscv_const as rc
 
 from ..cpu.constants import PRV_M, PRV_S
 from ..cpu.hart import Hart, print_trace
@@ -161,7 +162,12 @@ class VirtMachine:
         h = self.hart
         h.m.medeleg = 0xB1FF               # every exception but ecall from S (the SBI) and M
         h.write_mideleg(0x222)
+        # Counters, as OpenSBI 1.1 (mstatus_init) leaves them: CY|TM|IR readable from S,
+        # and from U too (scounteren = 7). Linux 6.1 without the SBI PMU extension never
+        # writes scounteren itself, so without this U-mode `rdtime` (the vDSO clock) is
+        # SIGILL. OpenSBI writes mcounteren = -1; rvkvm has no hpmcounters below M.
         h.m.mcounteren = 0x7
+        h.regs.csr_write(rc.UC_RISCV_REG_SCOUNTEREN, 0x7)
         h.write_mie(0x222)
 
     def _install_htif(self, symbols: dict) -> None:
