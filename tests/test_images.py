@@ -33,6 +33,7 @@ UART_IMAGES = {
     "fp": None,
     "csr_traps": None,
     "amo_chase": None,
+    "va_zero": None,
 }
 HTIF_IMAGES = {"htif_hello": "Hello from rvkvm over HTIF!"}
 BENCHMARKS = {"bench_loop", "workload"}   # run by bench/, not here
@@ -91,6 +92,20 @@ def test_interrupt_image_passes_with_count_slicing(image):
     proc = run_rvkvm(image, env={"RVKVM_SLICER": "python"})
     assert proc.returncode == 0, describe(proc)
     assert f"{image}: PASS" in proc.stdout, describe(proc)
+
+
+@pytest.mark.parametrize("slicer", ["native-exit", "native-block", "python"])
+def test_code_at_va_zero_runs_under_every_slicer(slicer):
+    """Each slicer's emu_start ends a run at its `until` address: that address must be
+    one no guest executes, and VA 0 is ordinary code here (slices also begin at pc 0)."""
+    from rvkvm.cpu import slicer as slicers
+    if slicer == "native-exit" and not slicers.exit_switch_available():
+        pytest.skip("the exit switch is not proven on this Unicorn")
+    if slicer == "native-block" and not slicers.native_available():
+        pytest.skip("the native block hook is not built")
+    proc = run_rvkvm("va_zero", env={"RVKVM_SLICER": slicer})
+    assert proc.returncode == 0, describe(proc)
+    assert "va_zero: PASS" in proc.stdout, describe(proc)
 
 
 @pytest.fixture(scope="module")
