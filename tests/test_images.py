@@ -44,6 +44,8 @@ BENCHMARKS = {"bench_loop", "workload"}   # run by bench/, not here
 GAP_IMAGE = "known_gaps"
 RDCYCLE_GAP = ("Unicorn 2.1.4 (QEMU 5.0 ctr()) ignores mcounteren/scounteren "
                "for rdcycle/rdinstret (unicorn#2387)")
+FMIN_SNAN_GAP = ("Unicorn 2.1.4 (QEMU 5.0 minnum/maxnum, IEEE 754-2008) returns the "
+                 "canonical NaN for fmin/fmax with a signalling NaN, not the other operand")
 KNOWN_GAPS = {
     54: RDCYCLE_GAP,
     74: RDCYCLE_GAP,
@@ -52,6 +54,10 @@ KNOWN_GAPS = {
         "store/AMO address-misaligned trap",
     120: "Unicorn 2.1.4 (QEMU 5.0) runs c.fld with mstatus.FS = 0 instead of "
          "raising illegal instruction",
+    130: FMIN_SNAN_GAP,
+    131: FMIN_SNAN_GAP,
+    140: "Unicorn 2.1.4 (QEMU 5.0) fsgnj.s uses the low 32 bits of an operand that "
+         "is not NaN-boxed instead of the canonical NaN",
 }
 
 # Interrupt images: also run with count-based slicing, which delivers
