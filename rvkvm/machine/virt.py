@@ -263,14 +263,21 @@ class VirtMachine:
         return RunResult(status, reason)
 
     def _sleep_until_event(self, t_end: float | None) -> None:
-        """WFI: sleep until the next timer deadline, device event or the timeout."""
+        """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
+        No polling period: whatever else can end a WFI (host input, a device line, an
+        exit request, Ctrl-A x) calls request_stop(), which sets `_wake`."""
         deadlines = [d for d in (dev.next_deadline() for dev in self.pollables) if d is not None]
-        if self.firmware and self.firmware.next_deadline() is not None:
-            deadlines.append(self.firmware.next_deadline())
-        wait = 0.05                        # poll host input at least this often
+        if self.firmware is not None:
+            deadline = self.firmware.next_deadline()
+            if deadline is not None:
+                deadlines.append(deadline)
+        wait = None                        # no deadline: until an event
         if deadlines:
-            wait = min(wait, max(0.0, self.clock.seconds_until(min(deadlines))))
+            wait = max(0.0, self.clock.seconds_until(min(deadlines)))
         if t_end is not None:
-            wait = min(wait, max(0.0, t_end - time.monotonic()))
+            left = max(0.0, t_end - time.monotonic())
+            wait = left if wait is None else min(wait, left)
+        if wait is not None:
+            wait = min(wait, threading.TIMEOUT_MAX)    # mtimecmp = -1 is ~58,000 years away
         self._wake.wait(wait)
         self._wake.clear()
