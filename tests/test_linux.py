@@ -289,3 +289,24 @@ def test_user_mode_reads_the_time(shell_image):
     finally:
         child.close(force=True)
     assert index == 0, child.before
+
+
+@pytest.mark.parametrize("bios, request_", [
+    ((), "SBI cold reboot"),                                # rvkvm's own SBI
+    (("--bios", FW_JUMP), "reset through the test finisher"),   # OpenSBI resets through it
+], ids=["builtin-sbi", "opensbi"])
+def test_reboot_ends_the_run_with_the_reset_status(shell_image, bios, request_):
+    """rvkvm does not reboot (README, "Exit status"): `reboot` in the guest ends the run
+    with the reset status and says so."""
+    from rvkvm.machine.virt import VirtMachine
+    if bios and not os.path.exists(FW_JUMP):
+        pytest.skip(f"OpenSBI not installed: no {FW_JUMP} (Debian package opensbi)")
+    child = spawn_shell(shell_image, *bios)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("reboot -f")
+        child.expect_exact(f"{request_} (rvkvm does not reboot: the run ends)")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == VirtMachine.EXIT_RESET, (child.exitstatus, child.before)
