@@ -18,7 +18,7 @@ from rvkvm.devices.clint import MSIP, MTIME, MTIMECMP, Clint
 from rvkvm.devices.finisher import NO_REBOOT, RESET_STATUS, TestFinisher
 from rvkvm.devices.htif import Htif
 from rvkvm.devices.plic import Plic
-from rvkvm.machine.ram import Ram
+from rvkvm.memory.ram import Ram
 
 
 class RecordingIrq:

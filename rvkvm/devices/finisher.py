@@ -8,7 +8,7 @@ Any other value is ignored, as on QEMU.
 """
 from __future__ import annotations
 
-from ..machine.layout import FINISHER_BASE, FINISHER_SIZE
+from ..memory.layout import FINISHER_BASE, FINISHER_SIZE
 from .base import Device, Events
 
 FINISHER_FAIL = 0x3333

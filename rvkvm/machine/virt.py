@@ -32,11 +32,11 @@ from ..devices.plic import Plic
 from ..devices.uart16550 import make_uart0
 from ..errors import RvkvmError
 from .. import loaders
-from . import layout
+from ..memory import layout
 from .console import Console
 from .fdt import build_device_tree, load_dtb
 from .firmware import PythonFirmware
-from .ram import Ram
+from ..memory.ram import Ram
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
 FW_DYNAMIC_MAGIC = 0x4942534F                 # "OSBI"
