@@ -176,9 +176,54 @@ test_main:
     MISSED_TRAP 120
 1:  CHECK_MTRAP 120, CAUSE_INSN_ACCESS, s3, s3, PRV_M
 
+    /* 140-159: compressed loads/stores with every offset bit set fault with
+     * tval = base + offset (rvkvm decodes the offset: the engine gives no tval) */
+    mv s5, sp
+    li sp, UNMAPPED_ADDR
+    EXPECT_MTRAP 1f
+.Lc_sdsp:
+    c.sdsp a0, 504(sp)              /* 140: uimm[5:3] and [8:6] */
+    MISSED_TRAP 140
+1:  mv sp, s5
+    la s2, .Lc_sdsp
+    li s3, UNMAPPED_ADDR + 504
+    CHECK_MTRAP 140, CAUSE_STORE_ACCESS, s2, s3, PRV_M
+    li sp, UNMAPPED_ADDR
+    EXPECT_MTRAP 1f
+.Lc_swsp:
+    c.swsp a0, 252(sp)              /* 144: uimm[5:2] and [7:6] */
+    MISSED_TRAP 144
+1:  mv sp, s5
+    la s2, .Lc_swsp
+    li s3, UNMAPPED_ADDR + 252
+    CHECK_MTRAP 144, CAUSE_STORE_ACCESS, s2, s3, PRV_M
+    li sp, UNMAPPED_ADDR
+    EXPECT_MTRAP 1f
+.Lc_ldsp:
+    c.ldsp a0, 504(sp)              /* 148: uimm[5], [4:3], [8:6] */
+    MISSED_TRAP 148
+1:  mv sp, s5
+    la s2, .Lc_ldsp
+    li s3, UNMAPPED_ADDR + 504
+    CHECK_MTRAP 148, CAUSE_LOAD_ACCESS, s2, s3, PRV_M
+    EXPECT_MTRAP 1f
+.Lc_sd:
+    c.sd a0, 248(s1)                /* 152: uimm[5:3] and [7:6] */
+    MISSED_TRAP 152
+1:  la s2, .Lc_sd
+    addi s3, s1, 248
+    CHECK_MTRAP 152, CAUSE_STORE_ACCESS, s2, s3, PRV_M
+    EXPECT_MTRAP 1f
+.Lc_sw:
+    c.sw a0, 124(s1)                /* 156: uimm[5:3], [2] and [6] */
+    MISSED_TRAP 156
+1:  la s2, .Lc_sw
+    addi s3, s1, 124
+    CHECK_MTRAP 156, CAUSE_STORE_ACCESS, s2, s3, PRV_M
+
     /* 130: one trap per case, none unexpected */
     ld t0, rt_mtrap_count
-    CHECK_EQI 130, t0, 14
+    CHECK_EQI 130, t0, 19
 
     li a0, 0
     j rt_pass

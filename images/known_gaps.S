@@ -10,6 +10,10 @@
  *   90 (exceptions)          a misaligned sc.d does not trap (the SC just
  *                            fails, as on QEMU 7.2); 94: memory untouched
  *   120 (fp)                 c.fld with mstatus.FS = 0 is not illegal
+ *   130, 131                 fmin.s/fmax.d with a signalling NaN give the
+ *                            canonical NaN, not the other operand
+ *   140                      fsgnj.s does not treat a value that is not
+ *                            NaN-boxed as the canonical NaN
  *
  * Each gap runs under ON_FAIL_CONTINUE: a failing check prints its usual
  * line and the next gap still runs, so every gap is reported (and the test
@@ -73,6 +77,47 @@ test_main:
     /* exceptions 94: trapping or failing, the SC left memory alone */
     ld t0, 8(s4)
     CHECK_EQI 94, t0, 0x1111111111111111
+
+    /* 130, 131: fmin/fmax with one signalling NaN return the other operand
+     * (F/D 2.2, IEEE 754-2019 minimumNumber), not the canonical NaN; NV is set
+     * (132, an ordinary check). riscv-tests rv64uf-p-fmin, rv64ud-p-fmin. */
+    li t0, 0x7f800001                   /* single sNaN */
+    fmv.w.x fa0, t0
+    li t0, 0x3f800000                   /* 1.0f */
+    fmv.w.x fa1, t0
+    csrw fflags, zero
+    fmin.s fa2, fa0, fa1
+    fmv.x.w a0, fa2
+    ON_FAIL_CONTINUE .Lfmin_done
+    CHECK_EQI 130, a0, 0x3f800000
+.Lfmin_done:
+    ON_FAIL_STOP
+    csrr a0, fflags
+    CHECK_EQI 132, a0, 0x10             /* NV */
+    li t0, 0x7ff0000000000001           /* double sNaN */
+    fmv.d.x fa0, t0
+    li s5, 0xc000000000000000           /* -2.0 */
+    fmv.d.x fa1, s5
+    fmax.d fa2, fa1, fa0
+    fmv.x.d a0, fa2
+    ON_FAIL_CONTINUE .Lfmax_done
+    CHECK_EQ 131, a0, s5
+.Lfmax_done:
+    ON_FAIL_STOP
+
+    /* 140: a single operand that is not NaN-boxed (upper 32 bits not all
+     * ones) is the canonical NaN: fsgnj.s gives 0x7fc00000 with rs2's sign,
+     * boxed (F 2.2, NaN boxing). riscv-tests rv64ud-p-move. */
+    li t0, 0x000000003f800000           /* 1.0f, unboxed */
+    fmv.d.x fa0, t0
+    li t0, 0xffffffffbf800000           /* -1.0f, boxed */
+    fmv.d.x fa1, t0
+    fsgnj.s fa2, fa0, fa1
+    fmv.x.d a0, fa2
+    ON_FAIL_CONTINUE .Lfsgnj_done
+    CHECK_EQI 140, a0, 0xffffffffffc00000
+.Lfsgnj_done:
+    ON_FAIL_STOP
 
     /* fp 120: with FS = 0 the 2-byte c.fld is illegal, tval = its bits */
     li t0, MSTATUS_FS

@@ -12,7 +12,7 @@
 #ifndef RVTEST_H
 #define RVTEST_H
 
-/* the virt machine's devices (rvkvm/machine/layout.py) */
+/* the virt machine's devices (rvkvm/memory/layout.py) */
 #define FINISHER_BASE   0x100000
 #define FINISHER_PASS   0x5555
 #define FINISHER_FAIL   0x3333

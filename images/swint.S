@@ -4,7 +4,9 @@
  * clear MSIP). S: with SSI delegated, `csrs sip, SSIP` in S traps to S with
  * scause 0x8000000000000001, SPP = S, sepc = the instruction after the
  * csrs (interrupts are evaluated immediately after a CSR write); clearing
- * sip.SSIP in the handler ends it. Then S asks M to pass (ecall). Both
+ * sip.SSIP in the handler ends it. Then S sets sip.SSIP with SIE clear and
+ * asks M to pass (ecall): M's mip shows the bit S set. Last, with SSI not
+ * delegated, a pending SSI traps S code to M. Both
  * handlers restore every register they use.
  */
 #include "rvtest.h"
@@ -89,6 +91,7 @@ s_main:
     andi t0, t0, MIP_SSIP
     CHECK_EQI 22, t0, 0
     csrci sstatus, MSTATUS_SIE
+    csrsi sip, MIP_SSIP             /* pending, not taken (SIE = 0): M sees it (53) */
     ecall
     MISSED_TRAP 23
 
@@ -139,8 +142,61 @@ m_handler:
     CHECK_EQI 51, t0, 1
     ld t0, m_fired
     CHECK_EQI 52, t0, 1
+    csrr t0, mip                    /* 53: S's own sip.SSIP write is M's mip.SSIP */
+    andi t0, t0, MIP_SSIP
+    CHECK_EQI 53, t0, MIP_SSIP
+    li t0, MIP_SSIP
+    csrc mip, t0
+
+    /* 60-63: SSI pending and enabled but not delegated: S code traps to M
+     * (mcause 0x8000000000000001, MPP = S, mepc in S's loop), not to S */
     csrw mideleg, zero
+    la t0, rt_mtrap
+    csrw mtvec, t0
+    la t0, s_handler_not_wanted
+    csrw stvec, t0
+    EXPECT_MTRAP .Lssi_in_m
+    li t0, MIP_SSIP
+    csrw mie, t0
+    csrs mip, t0
+    ENTER_MODE PRV_S, s_spin
+.Lssi_in_m:
+    ld t0, rt_mcause
+    CHECK_EQI 60, t0, CAUSE_IRQ(IRQ_SSI)
+    ld t0, rt_mepc
+    la t1, s_spin
+    la t2, .Ls_spin_end
+    CHECK_RANGE 61, t0, t1, t2
+    ld t0, rt_mstatus
+    srli t0, t0, MSTATUS_MPP_SHIFT
+    andi t0, t0, 3
+    CHECK_EQI 62, t0, PRV_S
+    csrw mie, zero
+    li t0, MIP_SSIP
+    csrc mip, t0
+    /* 70-73: M goes on as M: its ecall traps with mcause 11 (an engine that
+     * had taken the SSI itself would leave its own stale mcause there) */
+    EXPECT_MTRAP 1f
+.Lm_ecall:
+    ecall
+    MISSED_TRAP 70
+1:  la s2, .Lm_ecall
+    CHECK_MTRAP 70, CAUSE_ECALL_M, s2, zero, PRV_M
     j rt_pass
+
+s_spin:                             /* SIE = 1: S would take it, if it were S's */
+    csrsi sstatus, MSTATUS_SIE
+    li t0, 100000000
+1:  addi t0, t0, -1
+    bnez t0, 1b
+.Ls_spin_end:
+    MISSED_TRAP 63
+    .align 2
+s_handler_not_wanted:
+    li a0, 64                       /* 64: S took an interrupt it was not given */
+    csrr a1, scause
+    li a2, 0
+    j rt_fail
 
     .bss
     .align 3

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_ROOT / ".." / "shared"      # the project reaches it as ../shared
+# the project reaches it as ../shared; RVKVM_SHARED names another place (a git worktree)
+SHARED_DIR = Path(os.environ.get("RVKVM_SHARED", REPO_ROOT / ".." / "shared"))
 GUESTS_DIR = REPO_ROOT / "tests" / "guests"
 IMAGES_DIR = REPO_ROOT / "images"
 

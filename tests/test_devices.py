@@ -15,10 +15,10 @@ from rvkvm.devices import uart16550 as U
 from rvkvm.devices.base import Clock, Device
 from rvkvm.devices.bus import Bus
 from rvkvm.devices.clint import MSIP, MTIME, MTIMECMP, Clint
-from rvkvm.devices.finisher import RESET_STATUS, TestFinisher
+from rvkvm.devices.finisher import NO_REBOOT, RESET_STATUS, TestFinisher
 from rvkvm.devices.htif import Htif
 from rvkvm.devices.plic import Plic
-from rvkvm.machine.ram import Ram
+from rvkvm.memory.ram import Ram
 
 
 class RecordingIrq:
@@ -406,7 +406,7 @@ def test_plic_as_irq_sink_of_uart():
     (0x5555, (0, "poweroff")),
     (0x3333 | (7 << 16), (7, "fail")),
     (0x3333, (1, "fail")),                       # a failure never exits 0
-    (0x7777, (RESET_STATUS, "reset")),
+    (0x7777, (RESET_STATUS, f"reset through the test finisher ({NO_REBOOT})")),
 ])
 def test_finisher_codes(value, expected):
     ev = RecordingEvents()

@@ -70,3 +70,16 @@ def test_fetch_faults_of_page_straddling_instructions():
     # (mepc = the instruction, mtval = the unmapped page). QEMU passes it too.
     result = machine(GUESTS_DIR / "straddle.elf").run(timeout=10)
     assert (result.status, result.reason) == (0, "poweroff")
+
+
+def test_medeleg_holds_only_the_delegable_causes():
+    """medeleg is WARL: an S/U hart without H delegates causes 0-9, 12, 13 and 15.
+    Ecall from M (11) is read-only zero (privileged spec 3.1.8); 10 and 14 are reserved,
+    and 16 up are reserved or the H extension's."""
+    m = machine(IMAGES_DIR / "hello.elf")
+    medeleg = CSR_TABLE[CSR_NUMBERS["medeleg"]]
+    medeleg.write(m.hart, (1 << 64) - 1)
+    delegable = sum(1 << cause for cause in (*range(10), 12, 13, 15))
+    assert medeleg.read(m.hart) == delegable
+    medeleg.write(m.hart, 1 << 11)
+    assert medeleg.read(m.hart) == 0

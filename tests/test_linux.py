@@ -87,12 +87,52 @@ def test_kernel_panic_is_detected(rvkvm, poweroff_dir):
     assert "Traceback" not in proc.stderr
 
 
+def cpio_newc(files: dict[str, bytes]) -> bytes:
+    """A cpio archive in the "newc" format the kernel unpacks as an initramfs."""
+    out = bytearray()
+
+    def member(name: str, mode: int, data: bytes, ino: int) -> None:
+        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0)
+        out.extend(b"070701" + b"".join(b"%08X" % f for f in fields) + name.encode() + b"\0")
+        out.extend(b"\0" * (-len(out) % 4))
+        out.extend(data)
+        out.extend(b"\0" * (-len(out) % 4))
+
+    for ino, (name, data) in enumerate(files.items(), 1):
+        member(name, 0o100644, data, ino)
+    member("TRAILER!!!", 0, b"", 0)
+    return bytes(out)
+
+
 def test_initrd_is_accepted(rvkvm, poweroff_dir, tmp_path):
-    """The kernel has a built-in initramfs; an extra initrd must not get in its way."""
+    """The kernel has a built-in initramfs; an extra initrd must not get in its way, and
+    the kernel must have been given it: it unpacks it (no error) and frees its pages."""
     initrd = tmp_path / "extra.initrd"
-    initrd.write_bytes(os.urandom(64 * 1024))
+    data = cpio_newc({"rvkvm-extra.txt": os.urandom(60 * 1024)})
+    data += bytes(-len(data) % 4096)        # whole pages (zeros after the trailer are padding)
+    initrd.write_bytes(data)
     proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT, "--initrd", initrd, poweroff_dir / "Image")
     assert_booted_and_powered_off(proc)
+    assert "Initramfs unpacking failed" not in proc.stdout, proc.stdout
+    assert f"Freeing initrd memory: {len(data) // 1024}K" in proc.stdout, proc.stdout
+
+
+def test_initrd_files_reach_the_guest(shell_image, tmp_path):
+    """The initrd's bytes, not just its range: a file in it is readable in the shell."""
+    token = os.urandom(8).hex()
+    initrd = tmp_path / "extra.initrd"
+    initrd.write_bytes(cpio_newc({"rvkvm-token": f"token-{token}\n".encode()}))
+    child = spawn_shell(shell_image, "--initrd", initrd)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("cat /rvkvm-token; echo end-$((6*7))")
+        index = child.expect([f"\ntoken-{token}", "end-42"])
+        child.expect_exact(PROMPT)
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert index == 0, child.before
 
 
 def initrd_range(tree: fdt.FDT) -> tuple[int, int]:
@@ -147,9 +187,9 @@ def shell_image(shared_dir):
     return path
 
 
-def spawn_shell(shell_image) -> pexpect.spawn:
+def spawn_shell(shell_image, *options) -> pexpect.spawn:
     """rvkvm booting the shell kernel in a pseudo-terminal (raw mode, as for a user)."""
-    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, shell_image)
+    cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, *options, shell_image)
     return pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
                          encoding="utf-8", codec_errors="replace", timeout=30)
 
@@ -232,3 +272,41 @@ def test_an_idle_guest_does_not_burn_a_core(shell_image):
     finally:
         child.close(force=True)
     assert cpu1 - cpu0 < 0.5 * (wall1 - wall0), (cpu1 - cpu0, wall1 - wall0)
+
+
+def test_user_mode_reads_the_time(shell_image):
+    """busybox `time` reads the clock through the vDSO, i.e. `rdtime` in U-mode: the
+    firmware must leave scounteren.TM set (OpenSBI sets CY|TM|IR), or U gets SIGILL."""
+    child = spawn_shell(shell_image)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("time true; echo end-$((6*7))")
+        index = child.expect([r"real\s+\d+m\s*[\d.]+s", "Illegal instruction"])
+        child.expect_exact("end-42")
+        child.expect_exact(PROMPT)
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert index == 0, child.before
+
+
+@pytest.mark.parametrize("bios, request_", [
+    ((), "SBI cold reboot"),                                # rvkvm's own SBI
+    (("--bios", FW_JUMP), "reset through the test finisher"),   # OpenSBI resets through it
+], ids=["builtin-sbi", "opensbi"])
+def test_reboot_ends_the_run_with_the_reset_status(shell_image, bios, request_):
+    """rvkvm does not reboot (README, "Exit status"): `reboot` in the guest ends the run
+    with the reset status and says so."""
+    from rvkvm.machine.virt import VirtMachine
+    if bios and not os.path.exists(FW_JUMP):
+        pytest.skip(f"OpenSBI not installed: no {FW_JUMP} (Debian package opensbi)")
+    child = spawn_shell(shell_image, *bios)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline("reboot -f")
+        child.expect_exact(f"{request_} (rvkvm does not reboot: the run ends)")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == VirtMachine.EXIT_RESET, (child.exitstatus, child.before)

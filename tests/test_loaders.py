@@ -15,8 +15,8 @@ import pytest
 from rvkvm.errors import LoadError
 from rvkvm.loaders import detect_kind, load_blob, load_initrd, load_kernel
 from rvkvm.loaders.linux_image import parse_header
-from rvkvm.machine.layout import KERNEL_OFFSET, RAM_BASE
-from rvkvm.machine.ram import Ram
+from rvkvm.memory.layout import KERNEL_OFFSET, RAM_BASE
+from rvkvm.memory.ram import Ram
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "linux" / "poweroff"
 VMLINUX = SHARED / "vmlinux"

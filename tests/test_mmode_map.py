@@ -11,7 +11,7 @@ from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from rvkvm.cpu.constants import PRV_M
 from rvkvm.cpu.mmode_map import MEGA, PAGE, MachineModeMap
 from rvkvm.cpu.slicer import exit_switch_available
-from rvkvm.machine import layout
+from rvkvm.memory import layout
 from rvkvm.machine.virt import MachineConfig, VirtMachine
 
 HOLE = 0x5000_0000                     # between the UART and RAM: nothing there

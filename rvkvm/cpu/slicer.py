@@ -58,6 +58,13 @@ from .exit_switch import (
 ENV_VAR = "RVKVM_SLICER"
 CHOICES = ("native", "native-exit", "native-block", "python")   # "native": the best native one
 DEFAULT_SLICE_SECONDS = 0.002
+# The `until` address of every emu_start. Unicorn ends a run when it reaches that
+# address, so it must be one no guest can ever execute (0, the obvious choice, is
+# ordinary code for a guest that maps VA 0: riscv-tests rv64si-p-icache-alias). This
+# one is odd, so never a pc (IALIGN is 16: branches, jalr, xepc all clear bit 0); it is
+# not canonical under Sv39, Sv48 or Sv57 (bit 63 differs from bits 56, 47 and 38); and
+# as a physical address it is above the 56 bits RISC-V allows, so nothing is mapped there.
+NEVER_A_PC = 0x7FFF_FFFF_FFFF_FFFF
 # Unicorn runs ~235 M instr/s with an instruction count on a tight loop; real
 # code is slower, so a slice of N instructions lasts about slice_seconds or less.
 COUNT_MODE_INSTRUCTIONS_PER_SECOND = 100_000_000
@@ -181,7 +188,7 @@ class _TickedSlicer(Slicer):
         ticker = self._ticker
         ticker.slice_begins()
         try:
-            self.uc.emu_start(pc, 0)
+            self.uc.emu_start(pc, NEVER_A_PC)
         finally:
             ticker.slice_ends()
 
@@ -353,7 +360,7 @@ class NativeSlicer(_TickedSlicer):
 # ----------------------------------------------------------------------------- python
 
 class PythonSlicer(Slicer):
-    """Slices by instruction count: emu_start(pc, 0, count=N).
+    """Slices by instruction count: emu_start(pc, NEVER_A_PC, count=N).
 
     The end of the count cannot be told apart from another early return, so
     run() reports True only when request_stop() was called; a caller that finds
@@ -382,7 +389,7 @@ class PythonSlicer(Slicer):
 
     def run(self, pc: int) -> bool:
         if not self._requested:
-            self.uc.emu_start(pc, 0, count=self.instructions_per_slice)
+            self.uc.emu_start(pc, NEVER_A_PC, count=self.instructions_per_slice)
         if self._requested:
             self._requested = False
             self._stops += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from ..machine.layout import TIMEBASE_HZ
+from ..memory.layout import TIMEBASE_HZ
 
 
 class IrqSink(Protocol):

@@ -6,7 +6,7 @@ and in `poll()`, which the run loop calls once `next_deadline()` has passed.
 from __future__ import annotations
 
 from ..cpu.constants import IRQ_MSI, IRQ_MTI
-from ..machine.layout import CLINT_BASE, CLINT_SIZE
+from ..memory.layout import CLINT_BASE, CLINT_SIZE
 from .base import Clock, Device, Events, IrqSink
 
 MSIP = 0x0

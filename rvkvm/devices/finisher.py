@@ -3,12 +3,12 @@
 A write of (code << 16) | command to offset 0:
     0x5555  pass: power off, exit status 0
     0x3333  fail: exit status `code` (1 if the code is 0)
-    0x7777  reset: rvkvm cannot reboot a machine, so the run ends with RESET_STATUS
+    0x7777  reset: the run ends with RESET_STATUS (rvkvm does not reboot, README "Exit status")
 Any other value is ignored, as on QEMU.
 """
 from __future__ import annotations
 
-from ..machine.layout import FINISHER_BASE, FINISHER_SIZE
+from ..memory.layout import FINISHER_BASE, FINISHER_SIZE
 from .base import Device, Events
 
 FINISHER_FAIL = 0x3333
@@ -18,6 +18,8 @@ FINISHER_RESET = 0x7777
 # Exit status when the guest asks for a reboot (the reason "reset" tells it apart
 # from a guest failure that happens to report code 2).
 RESET_STATUS = 2
+# Why a reset request ends the run (README, "Exit status"): said with every reset reason
+NO_REBOOT = "rvkvm does not reboot: the run ends"
 
 
 class TestFinisher(Device):
@@ -38,7 +40,7 @@ class TestFinisher(Device):
             # a failure must never look like a pass: code 0 becomes 1
             self._events.request_exit((value >> 16) & 0xFFFF or 1, "fail")
         elif command == FINISHER_RESET:
-            self._events.request_exit(RESET_STATUS, "reset")
+            self._events.request_exit(RESET_STATUS, f"reset through the test finisher ({NO_REBOOT})")
 
     def fdt_node(self, tree) -> None:
         test = tree.phandle(tree.TEST)

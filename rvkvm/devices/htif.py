@@ -35,7 +35,7 @@ from typing import Callable
 
 from unicorn import UC_HOOK_MEM_WRITE
 
-from ..machine.ram import Ram
+from ..memory.ram import Ram
 from .base import Events
 
 DEV_SYSTEM = 0

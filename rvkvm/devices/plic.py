@@ -14,7 +14,7 @@ narrower accesses are ignored (QEMU rejects them).
 from __future__ import annotations
 
 from ..cpu.constants import IRQ_MEI, IRQ_SEI
-from ..machine.layout import PLIC_BASE, PLIC_SIZE
+from ..memory.layout import PLIC_BASE, PLIC_SIZE
 from .base import Device, Events, IrqSink
 
 NUM_SOURCES = 96

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 from typing import Callable
 
-from ..machine.layout import UART0_BASE, UART0_IRQ, UART0_SIZE
+from ..memory.layout import UART0_BASE, UART0_IRQ, UART0_SIZE
 from .base import Device, Events, IrqSink
 
 CLOCK_HZ = 3_686_400

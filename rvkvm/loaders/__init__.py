@@ -9,7 +9,7 @@ Every bad input raises rvkvm.errors.LoadError with one line that names the file.
 """
 from __future__ import annotations
 
-from ..machine.ram import Ram
+from ..memory.ram import Ram
 from .elf import ELF_MAGIC, load_elf
 from .linux_image import has_image_magic, load_linux_image
 from .raw import LoadedKernel, load_blob, load_initrd, load_raw, read_input

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import LoadError
-from ..machine.layout import KERNEL_OFFSET
-from ..machine.ram import Ram
+from ..memory.layout import KERNEL_OFFSET
+from ..memory.ram import Ram
 from .linux_image import has_image_magic
 from .raw import LoadedKernel, check_fits, read_input
 

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import LoadError
-from ..machine.ram import Ram
+from ..memory.ram import Ram
 from .raw import LoadedKernel, check_fits, read_input
 
 HEADER_SIZE = 64

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import LoadError
-from ..machine.ram import Ram
+from ..memory.ram import Ram
 
 PAGE_SIZE = 4096
 

@@ -14,7 +14,7 @@ from typing import Iterable
 import fdt as libfdt
 
 from ..errors import LoadError
-from .layout import TIMEBASE_HZ
+from ..memory.layout import TIMEBASE_HZ
 
 FDT_MAGIC = 0xD00DFEED
 FDT_VERSION = 17

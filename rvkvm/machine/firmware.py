@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from ..cpu.constants import MIP_SSIP, MIP_STIP
 from ..cpu.trap import Trap
+from ..devices.finisher import NO_REBOOT
 from .. import sbi
 
 M64 = (1 << 64) - 1
 SRST_SHUTDOWN = 0
 SRST_REASON_FAILURE = 1
+SRST_REBOOTS = {1: "cold reboot", 2: "warm reboot"}
 
 
 class PythonFirmware:
@@ -103,7 +105,8 @@ class PythonFirmware:
             status = 0 if reason != SRST_REASON_FAILURE else 1
             self.machine.request_exit(status, "SBI shutdown" + (" (system failure)" if status else ""))
         else:
-            self.machine.request_exit(self.machine.EXIT_RESET, f"SBI reset (type {reset_type})")
+            kind = SRST_REBOOTS.get(reset_type, f"reset (type {reset_type})")
+            self.machine.request_exit(self.machine.EXIT_RESET, f"SBI {kind} ({NO_REBOOT})")
         self.machine.hart.stop("system reset")
 
     def hart_start(self, hart_id, start_addr, opaque) -> int:

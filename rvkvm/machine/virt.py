@@ -32,11 +32,11 @@ from ..devices.plic import Plic
 from ..devices.uart16550 import make_uart0
 from ..errors import RvkvmError
 from .. import loaders
-from . import layout
+from ..memory import layout
 from .console import Console
 from .fdt import build_device_tree, load_dtb
 from .firmware import PythonFirmware
-from .ram import Ram
+from ..memory.ram import Ram
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
 ISA_STRING_H = "rv64imafdch_zicsr_zifencei"
@@ -168,8 +168,11 @@ class VirtMachine:
         # the guest-page and virtual-instruction faults, for the hypervisor (as OpenSBI)
         h.m.medeleg = 0xB1FF | ((1 << 10) | (0xF << 20) if h.has_h else 0)
         h.write_mideleg(0x222)
+        # Counters, as OpenSBI 1.1 (mstatus_init) leaves them: CY|TM|IR readable from S,
+        # and from U too (scounteren = 7). Linux 6.1 without the SBI PMU extension never
+        # writes scounteren itself, so without this U-mode `rdtime` (the vDSO clock) is
+        # SIGILL. OpenSBI writes mcounteren = -1; rvkvm has no hpmcounters below M.
         h.m.mcounteren = 0x7
-        # as OpenSBI: U-mode may read cycle/time/instret too (busybox `time`)
         h.regs.csr_write(rc.UC_RISCV_REG_SCOUNTEREN, 0x7)
         h.write_mie(0x222)
 
@@ -269,14 +272,21 @@ class VirtMachine:
         return RunResult(status, reason)
 
     def _sleep_until_event(self, t_end: float | None) -> None:
-        """WFI: sleep until the next timer deadline, device event or the timeout."""
+        """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
+        No polling period: whatever else can end a WFI (host input, a device line, an
+        exit request, Ctrl-A x) calls request_stop(), which sets `_wake`."""
         deadlines = [d for d in (dev.next_deadline() for dev in self.pollables) if d is not None]
-        if self.firmware and self.firmware.next_deadline() is not None:
-            deadlines.append(self.firmware.next_deadline())
-        wait = 0.05                        # poll host input at least this often
+        if self.firmware is not None:
+            deadline = self.firmware.next_deadline()
+            if deadline is not None:
+                deadlines.append(deadline)
+        wait = None                        # no deadline: until an event
         if deadlines:
-            wait = min(wait, max(0.0, self.clock.seconds_until(min(deadlines))))
+            wait = max(0.0, self.clock.seconds_until(min(deadlines)))
         if t_end is not None:
-            wait = min(wait, max(0.0, t_end - time.monotonic()))
+            left = max(0.0, t_end - time.monotonic())
+            wait = left if wait is None else min(wait, left)
+        if wait is not None:
+            wait = min(wait, threading.TIMEOUT_MAX)    # mtimecmp = -1 is ~58,000 years away
         self._wake.wait(wait)
         self._wake.clear()

@@ -1,7 +1,8 @@
 /* A supervisor software interrupt that M-mode code makes pending must survive the
  * mret to S (riscv-tests rv64mi-p-illegal relies on it): M sets mip.SSIP, delegates
  * it, enables sie.SSIE, and drops to S with SIE clear. S's wfi must fall through
- * (pending & enabled), and sip must still show SSIP. Also: the trigger CSRs exist
+ * (pending & enabled), and sip must still show SSIP; once S clears it, M's mip
+ * shows it clear. Also: the trigger CSRs exist
  * (tselect/tdata1 read 0, no trap). Finisher: 0x5555 pass, (n << 16) | 0x3333 fail n. */
 #include "finisher.h"
 .globl _start
@@ -29,16 +30,22 @@ s_code:
     andi t1, t1, 2
     li a0, 2
     beqz t1, s_fail
+    csrc sip, t1                /* S clears it: M's mip must show it clear (check 4) */
     li a0, 0
     ecall                       /* to M: report a0 */
 s_fail:
     ecall
+    .align 2                    /* mtvec: 4-byte aligned (its low bits are MODE) */
 m_trap:
     csrr t0, mcause
     li t1, 9                    /* ecall from S */
     bne t0, t1, trap_fail
-    beqz a0, pass
-    j fail
+    bnez a0, fail
+    csrr t0, mip
+    andi t0, t0, 2
+    li a0, 4
+    bnez t0, fail
+    j pass
 trap_fail:
     li a0, 3
 fail:

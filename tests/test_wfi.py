@@ -1,0 +1,49 @@
+"""WFI sleeps the host until the next deadline or event, not in polling steps: the run
+loop's sleeps are counted (no timing is asserted)."""
+import io
+import struct
+
+from conftest import GUESTS_DIR
+
+from rvkvm.machine.virt import MachineConfig, VirtMachine
+
+WFI, JUMP_BACK = 0x10500073, 0xFFDFF06F          # wfi; j .-4
+
+
+def machine(path):
+    m = VirtMachine(MachineConfig(console_out=io.BytesIO()))
+    m.load(str(path))
+    return m
+
+
+def count_sleeps(m):
+    """Wrap the machine's wake event: returns the list of timeouts it was waited with."""
+    waits = []
+    wait = m._wake.wait
+
+    def counted(timeout=None):
+        waits.append(timeout)
+        return wait(timeout)
+    m._wake.wait = counted
+    return waits
+
+
+def test_wfi_sleeps_in_one_go_until_the_timer_deadline():
+    """wfi_sleep.S arms the CLINT 1 s ahead and waits in WFI: one sleep (two if the host
+    wakes a hair early), not one per polling period."""
+    m = machine(GUESTS_DIR / "wfi_sleep.elf")
+    waits = count_sleeps(m)
+    result = m.run(timeout=30)
+    assert (result.status, result.reason) == (0, "poweroff")
+    assert 1 <= len(waits) <= 3, waits
+
+
+def test_wfi_with_nothing_enabled_sleeps_until_the_timeout(tmp_path):
+    """No interrupt enabled and no deadline: the hart sleeps until --timeout ends the run."""
+    guest = tmp_path / "wfi_forever.bin"
+    guest.write_bytes(struct.pack("<2I", WFI, JUMP_BACK))
+    m = machine(guest)
+    waits = count_sleeps(m)
+    result = m.run(timeout=0.5)
+    assert result.status == m.EXIT_TIMEOUT
+    assert 1 <= len(waits) <= 3, waits
