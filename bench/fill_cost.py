@@ -26,7 +26,7 @@ from unicorn.riscv_const import (  # noqa: E402
 )
 
 from rvkvm.cpu import fillhook  # noqa: E402
-from rvkvm.machine.ram import Ram  # noqa: E402
+from rvkvm.memory.ram import Ram  # noqa: E402
 
 RAM_SIZE = 32 << 20
 CODE, DATA, TABLES = RAM_BASE, RAM_BASE + (1 << 20), RAM_BASE + (16 << 20)

@@ -25,7 +25,7 @@ from rvkvm.cpu.walk import (
     FETCH, LOAD, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, STORE, WalkConfig,
 )
 from rvkvm.errors import RvkvmError
-from rvkvm.machine.ram import Ram
+from rvkvm.memory.ram import Ram
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 16 << 20

@@ -2,6 +2,8 @@
 across virtual-M transitions. Guests are tiny programs under tests/guests/."""
 import io
 
+import pytest
+
 from conftest import GUESTS_DIR, IMAGES_DIR
 
 from rvkvm.cpu.constants import MIP_SSIP, MIP_STIP, PRV_M, PRV_S
@@ -72,14 +74,18 @@ def test_fetch_faults_of_page_straddling_instructions():
     assert (result.status, result.reason) == (0, "poweroff")
 
 
-def test_medeleg_holds_only_the_delegable_causes():
-    """medeleg is WARL: an S/U hart without H delegates causes 0-9, 12, 13 and 15.
-    Ecall from M (11) is read-only zero (privileged spec 3.1.8); 10 and 14 are reserved,
-    and 16 up are reserved or the H extension's."""
-    m = machine(IMAGES_DIR / "hello.elf")
+@pytest.mark.parametrize("has_h", [False, True])
+def test_medeleg_holds_only_the_delegable_causes(has_h):
+    """medeleg is WARL: an S/U hart delegates causes 0-9, 12, 13 and 15; with H also
+    ecall from VS (10) and the guest-page and virtual-instruction faults (20-23).
+    Ecall from M (11) is read-only zero (privileged spec 3.1.8, 8.2.2); 14 and 16-19
+    are reserved."""
+    m = machine(IMAGES_DIR / "hello.elf", has_h=has_h)
     medeleg = CSR_TABLE[CSR_NUMBERS["medeleg"]]
     medeleg.write(m.hart, (1 << 64) - 1)
     delegable = sum(1 << cause for cause in (*range(10), 12, 13, 15))
+    if has_h:
+        delegable |= sum(1 << cause for cause in (10, 20, 21, 22, 23))
     assert medeleg.read(m.hart) == delegable
     medeleg.write(m.hart, 1 << 11)
     assert medeleg.read(m.hart) == 0

@@ -12,7 +12,7 @@ from rvkvm.cpu.walk import (
     FETCH, LOAD, PROT_R, PROT_W, PROT_X, PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
     STORE, Walk, WalkConfig, translate, walk_steps,
 )
-from rvkvm.machine.ram import Ram
+from rvkvm.memory.ram import Ram
 
 RAM_BASE = 0x8000_0000
 ACCESSES = (LOAD, STORE, FETCH)

@@ -408,6 +408,10 @@ RVKVM_EXPORT bool rvkvm_tlb_fill(void *uc, uint64_t vaddr, int type, struct uc_t
     }
     if (UNLIKELY(!out.ok)) {
         s->faults++;
+        /* the first refusal is the access that faulted: after a refused fetch the engine
+         * also probes emu_start's stop address, which must not overwrite it */
+        if (s->fault_pending)
+            return false;
         s->fault_pending = 1;
         s->fault_cause = out.cause;
         s->fault_va = vaddr;

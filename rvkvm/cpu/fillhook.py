@@ -178,7 +178,7 @@ def _check_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class FillHook:
-    """The TLB-fill hook of one hart (one Uc): ram is machine/ram.py's Ram, ranges the
+    """The TLB-fill hook of one hart (one Uc): ram is memory/ram.py's Ram, ranges the
     (base, size) blocks final physical addresses may touch (RAM + devices)."""
 
     def __init__(self, uc, ram, ranges: Iterable[tuple[int, int]],
@@ -269,13 +269,17 @@ class FillHook:
         self.flush_gcache()
 
     def last_fault(self) -> Fault | None:
-        """The last refused fill since the previous call, or None."""
+        """The first refused fill since the previous call (or clear_fault), or None."""
         st = self._state
         if not st.fault_pending:
             return None
         st.fault_pending = 0
         return Fault(st.fault_cause, st.fault_va, st.fault_gpa, bool(st.fault_implicit),
                      bool(st.fault_implicit_write), st.fault_access)
+
+    def clear_fault(self) -> None:
+        """Forget a refusal that did not end a run (a probe of the engine's own)."""
+        self._state.fault_pending = 0
 
     def stats(self) -> dict[str, int]:
         st = self._state
@@ -338,6 +342,8 @@ class FillHook:
             self.trace(_trace_line(vaddr, access, priv, walk, uc.reg_read(UC_RISCV_REG_PC)))
         if not walk.ok:
             st.faults += 1
+            if st.fault_pending:           # the first refusal wins (see _fillhook.c)
+                return False
             st.fault_pending, st.fault_cause, st.fault_va = 1, walk.cause, vaddr
             st.fault_gpa, st.fault_implicit = walk.gpa, int(walk.implicit)
             st.fault_implicit_write, st.fault_access = int(walk.implicit_write), access

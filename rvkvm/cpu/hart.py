@@ -178,6 +178,7 @@ class Hart(CsrViews, ExceptionHandling):
         "wfi" (the hart executed WFI), or "stop" (a Python handler ended the run)."""
         self._stop_reason = None
         self.present_interrupts(force=True)
+        self.translation.slice_begins()
         pc = self.regs.read(PC)
         t0 = perf_counter()
         try:

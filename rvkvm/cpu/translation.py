@@ -110,6 +110,10 @@ class Translation:
             if h.context == "guest":
                 self._hook.set_virt(True, h.h.hgatp, bool(h.s_hs.status & MSTATUS_MXR))
 
+    def slice_begins(self) -> None:
+        if self._hooked:
+            self._hook.clear_fault()
+
     def last_fault(self):
         """(cause, va, gpa, implicit, implicit_write, access) of the fill the hook
         refused, or None (the engine error had another reason)."""
