@@ -26,16 +26,40 @@ QEMU_7_2_DEPARTS = {
     "hyp_enter": {74, 105, 150},
     "hyp_gstage": {27, 35, 59, 67, 75, 83, 84, 90, 100, 114, 128, 139, 146, 158,
                    166, 168, 170, 177, 183, 191, 196, 198},
+    "hyp_int": {14, 15, 37, 38, 60, 155},
+    "hyp_mprv": {90, 110, 115, 117, 120, 125, 127, 130, 141, 146, 150, 152, 157},
+    "hyp_fault": {17, 27, 37},
+    "hyp_counters": {65},
 }
 HYP_IMAGES = sorted(QEMU_7_2_DEPARTS)
 
+# image -> why rvkvm fails a check where the spec is clear (the lead fixes the hart)
+RVKVM_KNOWN_FAILS = {
+    "hyp_int": "check 51: a VS timer interrupt kept at HS (hideleg clear) is not taken "
+               "right after HS sets sstatus.SIE (priv spec 3.1.9: interrupts are evaluated "
+               "immediately after a CSR write they depend on)",
+    "hyp_fault": "checks 17, 27, 37: htinst of a misaligned access's guest-page fault lacks the "
+                 "Addr. Offset (stval minus the original address) in bits 19:15 (H spec, "
+                 "transformed instructions)",
+    "hyp_counters": "checks 10, 20, 40, 50, 60: rdcycle/rdinstret in VS/VU read whatever "
+                    "hcounteren, scounteren and mcounteren say (spec: virtual instruction, or "
+                    "illegal with mcounteren = 0); Unicorn's ctr() ignores the counter enables "
+                    "(images/README.md, known gaps)",
+}
+
+
+def rvkvm_param(image):
+    if image in RVKVM_KNOWN_FAILS:
+        return pytest.param(image, marks=pytest.mark.xfail(strict=True,
+                                                           reason=RVKVM_KNOWN_FAILS[image]))
+    return image
 
 
 def failed_checks(image, stdout):
     return [int(code) for code in re.findall(rf"^{image}: FAIL check (\d+):", stdout, re.M)]
 
 
-@pytest.mark.parametrize("image", HYP_IMAGES)
+@pytest.mark.parametrize("image", [rvkvm_param(name) for name in HYP_IMAGES])
 def test_hyp_image_passes_on_rvkvm(image):
     proc = subprocess.run(
         [sys.executable, "-m", "rvkvm.cli", "boot", str(IMAGES / f"{image}.elf"),
