@@ -419,7 +419,8 @@ class ExceptionHandling:
             epc = pc
             insn, length = self._insn_at(pc)
             mem = decode_mem(insn, length) if insn is not None else None
-            tval = (self.regs.read_x(mem.base) + mem.offset) & M64 if mem else page
+            address = (self.regs.read_x(mem.base) + mem.offset) & M64 if mem else page
+            tval = address
             if tval >> 12 != page >> 12:       # straddling: the second page faulted
                 tval = page & ~0xFFF
             cause = store_cause_if_store(cause, mem)
@@ -430,7 +431,8 @@ class ExceptionHandling:
         if implicit:
             tinst = HTINST_PTE_WRITE64 if implicit_write else HTINST_PTE_READ64
         elif insn is not None:                 # fetch faults: 0 (spec 8.6.3)
-            tinst = transformed_insn(insn, length, 0)
+            # Addr. Offset: how far into the access the faulting byte is (misaligned)
+            tinst = transformed_insn(insn, length, (tval - address) & M64)
         # an M-mode load/store under MPRV with MPV has a guest virtual address too
         gva = access != walk.FETCH and self.context == "machine" and self.translation.mprv_virt
         self.take_trap(Trap(cause, epc, tval, tval2=tval2, tinst=tinst, gva=gva))
