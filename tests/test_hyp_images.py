@@ -38,9 +38,6 @@ RVKVM_KNOWN_FAILS = {
     "hyp_int": "check 51: a VS timer interrupt kept at HS (hideleg clear) is not taken "
                "right after HS sets sstatus.SIE (priv spec 3.1.9: interrupts are evaluated "
                "immediately after a CSR write they depend on)",
-    "hyp_fault": "checks 17, 27, 37: htinst of a misaligned access's guest-page fault lacks the "
-                 "Addr. Offset (stval minus the original address) in bits 19:15 (H spec, "
-                 "transformed instructions)",
     "hyp_counters": "checks 10, 20, 40, 50, 60: rdcycle/rdinstret in VS/VU read whatever "
                     "hcounteren, scounteren and mcounteren say (spec: virtual instruction, or "
                     "illegal with mcounteren = 0); Unicorn's ctr() ignores the counter enables "
