@@ -112,6 +112,8 @@ struct fill_state {
     uint64_t use_gcache;
     uc_reg_read_fn reg_read;
     uint64_t reg_priv, reg_satp, reg_sstatus;   /* UC_RISCV_REG_* ids */
+    uint64_t stop_page;               /* emu_start's stop address (its page): the engine
+                                         probes it at every start; never a guest access */
     /* the last refused fill */
     uint64_t fault_pending, fault_cause, fault_va, fault_gpa, fault_implicit,
              fault_implicit_write, fault_access;
@@ -377,6 +379,13 @@ RVKVM_EXPORT bool rvkvm_tlb_fill(void *uc, uint64_t vaddr, int type, struct uc_t
     int access = type == UC_MEM_WRITE ? STORE : type == UC_MEM_FETCH ? FETCH : LOAD;
     struct walk_cfg c;
     struct walk_out out;
+    if (UNLIKELY((vaddr & ~0xfffull) == s->stop_page)) {
+        /* the engine probes the stop address (to drop code translated there): it must
+         * translate, or the run ends; physical 0 holds nothing, so nothing is dropped */
+        result->paddr = 0;
+        result->perms = PROT_X;
+        return true;
+    }
     s->fills++;
     if (UNLIKELY(s->mprv)) {
         if (access == FETCH)
@@ -442,7 +451,8 @@ RVKVM_EXPORT size_t rvkvm_fill_layout(size_t *out, size_t n)
         FIELD(ram), FIELD(ram_base), FIELD(ram_size), FIELD(nranges), FIELD(ranges),
         FIELD(virt), FIELD(hgatp), FIELD(hs_mxr), FIELD(satp), FIELD(status), FIELD(pin_satp),
         FIELD(mprv), FIELD(mprv_cfg), FIELD(use_gcache), FIELD(reg_read), FIELD(reg_priv),
-        FIELD(reg_satp), FIELD(reg_sstatus), FIELD(fault_pending), FIELD(fault_cause),
+        FIELD(reg_satp), FIELD(reg_sstatus), FIELD(stop_page), FIELD(fault_pending),
+        FIELD(fault_cause),
         FIELD(fault_va), FIELD(fault_gpa), FIELD(fault_implicit), FIELD(fault_implicit_write),
         FIELD(fault_access), FIELD(fills), FIELD(faults), FIELD(gcache_hits),
         FIELD(gcache_misses), FIELD(gcache),

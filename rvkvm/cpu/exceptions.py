@@ -447,6 +447,8 @@ class ExceptionHandling:
         except UcError as err:
             self._on_engine_error(err)
             return False
+        finally:
+            self.translation.slice_begins()    # the engine's probe of `until` is no fault
         return self._death is None and self.regs.read(PC) == until
 
     def _find_unmapped_access(self, pc: int):

@@ -23,7 +23,7 @@ import importlib.util
 import os
 from typing import Callable, Iterable, NamedTuple
 
-from unicorn import UC_HOOK_TLB_FILL, UcError
+from unicorn import UC_HOOK_TLB_FILL, UC_PROT_EXEC, UcError
 from unicorn.riscv_const import (
     UC_RISCV_REG_PC,
     UC_RISCV_REG_PRIV,
@@ -37,6 +37,7 @@ uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int
                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
 
 from ..errors import RvkvmError
+from .slicer import NEVER_A_PC
 from .walk import ACCESS_FAULT, FETCH, GUEST_PAGE_FAULT, LOAD, PAGE_FAULT, STORE, Walk, \
     WalkConfig, translate
 
@@ -86,7 +87,7 @@ class FillState(ctypes.Structure):
         ("satp", _U64), ("status", _U64), ("pin_satp", _U64),
         ("mprv", _U64), ("mprv_cfg", WalkCfgStruct), ("use_gcache", _U64),
         ("reg_read", ctypes.c_void_p), ("reg_priv", _U64), ("reg_satp", _U64),
-        ("reg_sstatus", _U64),
+        ("reg_sstatus", _U64), ("stop_page", _U64),
         ("fault_pending", _U64), ("fault_cause", _U64), ("fault_va", _U64), ("fault_gpa", _U64),
         ("fault_implicit", _U64), ("fault_implicit_write", _U64), ("fault_access", _U64),
         ("fills", _U64), ("faults", _U64), ("gcache_hits", _U64), ("gcache_misses", _U64),
@@ -196,6 +197,7 @@ class FillHook:
         for i, (base, size) in enumerate(self._ranges):
             st.ranges[i].base, st.ranges[i].size = base, size
         st.use_gcache = 1
+        st.stop_page = NEVER_A_PC & ~0xFFF
         st.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         st.reg_priv, st.reg_satp, st.reg_sstatus = (UC_RISCV_REG_PRIV, UC_RISCV_REG_SATP,
                                                     UC_RISCV_REG_SSTATUS)
@@ -332,6 +334,10 @@ class FillHook:
 
     def _python_fill(self, uc, vaddr: int, mem_type: int, entry, _user_data) -> bool:
         st = self._state
+        if vaddr & ~0xFFF == st.stop_page:
+            # the engine's probe of the stop address: it must translate (see _fillhook.c)
+            entry.paddr, entry.perms = 0, UC_PROT_EXEC
+            return True
         st.fills += 1
         access = ACCESS_OF_MEM_TYPE.get(mem_type, LOAD)
         cfg, priv = self._config(access)

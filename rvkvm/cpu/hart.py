@@ -263,6 +263,10 @@ class Hart(CsrViews, ExceptionHandling):
         self._presented_mip = -1
         if new == "guest":
             self.translation.enter_guest()
+        elif new == "host":
+            self.translation.enter_host()
+        else:
+            self.translation.enter_machine()
         self.flush_tlb()
 
     def _read_s_regs(self) -> list[int]:

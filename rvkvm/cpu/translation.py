@@ -13,17 +13,35 @@ A refused fill ends emu_start with UC_ERR_EXCEPTION; `last_fault()` says why.
 """
 from __future__ import annotations
 
+import os
+
 from unicorn import UC_TLB_CPU, UC_TLB_VIRTUAL
 from unicorn import riscv_const as rc
 
 from .constants import MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_MPV, MSTATUS_MXR, MSTATUS_SUM, PRV_M
+from ..errors import RvkvmError
 from .walk import WalkConfig
+
+
+ENV_VAR = "RVKVM_TLB"
+CHOICES = ("engine", "hook")
+
+
+def hook_everywhere() -> bool:
+    """RVKVM_TLB=hook: HS and U translate through the fill hook too (the walker
+    comparison of bench/hypervisor.py); the default "engine" keeps Unicorn's walker."""
+    choice = os.environ.get(ENV_VAR, "").strip().lower() or "engine"
+    if choice not in CHOICES:
+        raise RvkvmError(f"{ENV_VAR} must be one of {', '.join(CHOICES)}, not {choice!r}")
+    return choice == "hook"
 
 
 class Translation:
     def __init__(self, hart, trace=None):
         self.hart = hart
         self.trace = trace
+        # --trace mmu sees every fill only if every fill goes through the hook
+        self.hook_host = hook_everywhere() or trace is not None
         self._hook = None
         self._hooked = False          # the engine is in UC_TLB_VIRTUAL with the hook
         self.mprv_virt = False        # M's loads/stores translate as V=1 (MPRV with MPV)
@@ -59,6 +77,23 @@ class Translation:
     def leave_guest(self) -> None:
         self._hook.set_virt(False)
         self._use_engine_walker()
+
+    def enter_machine(self) -> None:
+        """M loaded: the identity map through Unicorn's walker (mprv_changed() then
+        brings the hook back if MPRV asks for it)."""
+        if self._hooked:
+            self._hook.set_virt(False)
+            self._use_engine_walker()
+
+    def enter_host(self) -> None:
+        """HS/U loaded: Unicorn's walker, or the hook single-stage (RVKVM_TLB=hook,
+        --trace mmu)."""
+        if self.hook_host:
+            hook = self._fill_hook()
+            hook.set_mprv(None)
+            hook.set_virt(False)
+            self._refresh()
+            self._use_hook()
 
     def mprv_changed(self) -> None:
         """M-mode with mstatus.MPRV=1 (and MPP below M) makes loads and stores
