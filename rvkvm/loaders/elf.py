@@ -105,7 +105,7 @@ def open_elf(data: bytes, path: str, what: str = "kernel") -> ELFFile:
         raise LoadError(f"{name}: corrupt ELF ({_first_line(e)})") from None
 
 
-def load_segments(elf: ELFFile, data: bytes, path: str) -> list[Segment]:
+def load_segments(elf: ELFFile, data: bytes, path: str, what: str = "kernel") -> list[Segment]:
     """The non-empty PT_LOAD segments, checked against the file."""
     segments = []
     try:
@@ -117,16 +117,16 @@ def load_segments(elf: ELFFile, data: bytes, path: str) -> list[Segment]:
                                     h["p_filesz"], h["p_memsz"]))
     except Exception as e:
         raise LoadError(
-            f"kernel {path!r}: corrupt ELF program headers ({_first_line(e)})") from None
+            f"{what} {path!r}: corrupt ELF program headers ({_first_line(e)})") from None
     if not segments:
-        raise LoadError(f"kernel {path!r}: ELF has no PT_LOAD segment, nothing to load "
+        raise LoadError(f"{what} {path!r}: ELF has no PT_LOAD segment, nothing to load "
                         f"(an unlinked object file?)")
     for s in segments:
         if s.filesz > s.memsz:
-            raise LoadError(f"kernel {path!r}: corrupt ELF (segment {s.index} has "
+            raise LoadError(f"{what} {path!r}: corrupt ELF (segment {s.index} has "
                             f"p_filesz {s.filesz:#x} > p_memsz {s.memsz:#x})")
         if s.offset + s.filesz > len(data):
-            raise LoadError(f"kernel {path!r}: truncated ELF (segment {s.index} file range "
+            raise LoadError(f"{what} {path!r}: truncated ELF (segment {s.index} file range "
                             f"{s.offset:#x}-{s.offset + s.filesz:#x} runs past the end of "
                             f"the file at {len(data):#x})")
     return segments
@@ -182,16 +182,17 @@ def _entry_file_offset(segments: list[Segment], entry: int) -> int | None:
     return None
 
 
-def load_elf(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
+def load_elf(path: str, ram: Ram, load_addr: int | None = None,
+             what: str = "kernel") -> LoadedKernel:
     """Load a RISC-V ELF64. With `load_addr`, the whole image is moved so that its lowest
     segment starts there (only meaningful for position-independent kernels)."""
-    data = read_input(path, "kernel")
-    elf = open_elf(data, path)
-    segments = load_segments(elf, data, path)
+    data = read_input(path, what, max_size=ram.size)
+    elf = open_elf(data, path, what)
+    segments = load_segments(elf, data, path, what)
     try:
         all_symbols = read_symbols(elf, data)
     except Exception as e:
-        raise LoadError(f"kernel {path!r}: corrupt ELF symbol table ({_first_line(e)})") from None
+        raise LoadError(f"{what} {path!r}: corrupt ELF symbol table ({_first_line(e)})") from None
 
     e_entry = elf.header["e_entry"]
     entry_off = _entry_file_offset(segments, e_entry)
@@ -211,22 +212,22 @@ def load_elf(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
         delta = 0
 
     for s in segments:
-        check_fits(ram, path, f"kernel segment {s.index} of", s.paddr + delta,
+        check_fits(ram, path, f"{what} segment {s.index} of", s.paddr + delta,
                    s.paddr + delta + s.memsz)
 
     entry = _virt_to_phys(segments, e_entry)
     if entry is None:
         if not any(s.paddr <= e_entry < s.paddr + s.memsz for s in segments):
-            raise LoadError(f"kernel {path!r}: ELF entry point {e_entry:#x} lies outside "
+            raise LoadError(f"{what} {path!r}: ELF entry point {e_entry:#x} lies outside "
                             f"every loadable segment")
         entry = e_entry
     entry += delta
 
     for s in segments:
         pa = s.paddr + delta
-        ram.write(pa, data[s.offset:s.offset + s.filesz], f"kernel {path!r}")
+        ram.write(pa, data[s.offset:s.offset + s.filesz], f"{what} {path!r}")
         if s.memsz > s.filesz:
-            ram.write(pa + s.filesz, bytes(s.memsz - s.filesz), f"kernel {path!r}")
+            ram.write(pa + s.filesz, bytes(s.memsz - s.filesz), f"{what} {path!r}")
 
     symbols: dict[str, int] = {}
     for sym in all_symbols:
