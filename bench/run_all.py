@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "linux_boot", "engine_choices"]
+BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "startup", "linux_boot", "engine_choices"]
 
 
 def main(argv=None) -> int:

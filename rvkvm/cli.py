@@ -13,7 +13,6 @@ import re
 import signal
 import sys
 import time
-from fractions import Fraction
 
 import click
 
@@ -59,7 +58,9 @@ def parse_size(text: str) -> int:
     if byte_unit and "." in number:
         raise click.BadParameter(f"{text!r}: a fraction of a byte", param_hint="-m")
     shift = 0 if byte_unit else SIZE_SHIFT[(unit or "M").upper()]
-    size = int(Fraction(number) * (1 << shift))
+    whole, _, fraction = number.partition(".")
+    scale = 10 ** len(fraction)              # exact: 1.5G is 3 * 2**29, no float rounding
+    size = (int(whole or 0) * scale + int(fraction or 0)) * (1 << shift) // scale
     if size < MIN_RAM or size % RAM_ALIGN:
         raise click.BadParameter(f"{text!r}: RAM must be at least 4M and a multiple of 2M",
                                  param_hint="-m")

@@ -17,7 +17,7 @@ import capstone
 
 from .cpu.csr_names import csr_name
 from .errors import RvkvmError
-from .loaders.elf import (STB_LOCAL, STT_FUNC, STT_NOTYPE, ELF_MAGIC, open_elf,
+from .loaders.elf import (SHT_NOBITS, STB_LOCAL, STT_FUNC, STT_NOTYPE, ELF_MAGIC, open_elf,
                           read_symbols)
 from .loaders.raw import read_input
 
@@ -188,7 +188,7 @@ def _section_labels(symbols, shndx: int) -> dict[int, str]:
 
 
 def _elf_code_sections(path: str):
-    """(symbols, [(index, name, header, body)]) of a RISC-V ELF64's executable sections,
+    """(symbols, [(index, name, address, body)]) of a RISC-V ELF64's executable sections,
     every check done before the first line is printed."""
     data = read_input(path, "file")
     if not data.startswith(ELF_MAGIC):
@@ -196,27 +196,26 @@ def _elf_code_sections(path: str):
     elf = open_elf(data, path, what="file")
     try:
         symbols = read_symbols(elf, data)
-        sections = [(i, s.name, s.header) for i, s in enumerate(elf.iter_sections())]
-    except Exception as e:   # pyelftools on a damaged section table
+    except ValueError as e:   # a damaged section table
         raise RvkvmError(f"file {path!r}: corrupt ELF section headers ({e})") from None
     code = []
-    for index, name, h in sections:
-        if not h["sh_flags"] & SHF_EXECINSTR or h["sh_type"] == "SHT_NOBITS":
+    for index, sec in enumerate(elf.sections):
+        if not sec.flags & SHF_EXECINSTR or sec.type == SHT_NOBITS:
             continue
-        body = data[h["sh_offset"]:h["sh_offset"] + h["sh_size"]]
-        if len(body) < h["sh_size"]:
-            raise RvkvmError(f"file {path!r}: section {name} runs past the end of the file")
-        code.append((index, name, h, body))
+        body = data[sec.offset:sec.offset + sec.size]
+        if len(body) < sec.size:
+            raise RvkvmError(f"file {path!r}: section {sec.name} runs past the end of the file")
+        code.append((index, sec.name, sec.addr, body))
     if not code:
         raise RvkvmError(f"file {path!r}: ELF has no executable section")
     return symbols, code
 
 
 def _iter_elf(symbols, sections):
-    for index, name, h, body in sections:
+    for index, name, addr, body in sections:
         yield ""
         yield f"Disassembly of section {name}:"
-        yield from iter_disassembly(body, h["sh_addr"], _section_labels(symbols, index))
+        yield from iter_disassembly(body, addr, _section_labels(symbols, index))
 
 
 def disassemble_elf(path: str) -> list[str]:

@@ -22,7 +22,8 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "linux" / "powe
 VMLINUX = SHARED / "vmlinux"
 VMLINUX_PHYS = SHARED / "vmlinux-phys.elf"
 IMAGE = SHARED / "Image"
-needs_kernels = pytest.mark.skipif(not IMAGE.exists(), reason="shared kernels not present")
+needs_kernels = pytest.mark.skipif(
+    not IMAGE.exists(), reason=f"../shared not found ({SHARED.resolve()}): the Linux tests are skipped")
 
 MiB = 1 << 20
 
