@@ -14,8 +14,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "linux_boot", "engine_choices", "gdb_idle",
-              "idle_cpu", "fill_cost"]
+BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "startup", "linux_boot", "engine_choices",
+              "gdb_idle", "idle_cpu", "fill_cost"]
 
 
 def main(argv=None) -> int:

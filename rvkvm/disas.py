@@ -13,13 +13,12 @@ Output, one line per instruction (the encoding as objdump shows it, a halfword o
 """
 from __future__ import annotations
 
-import click
 import capstone
 
 from .cpu.csr_names import csr_name
 from .cpu.decode import H_HANDLERS, find_emulated
 from .errors import RvkvmError
-from .loaders.elf import (STB_LOCAL, STT_FUNC, STT_NOTYPE, ELF_MAGIC, open_elf,
+from .loaders.elf import (SHT_NOBITS, STB_LOCAL, STT_FUNC, STT_NOTYPE, ELF_MAGIC, open_elf,
                           read_symbols)
 from .loaders.raw import read_input
 
@@ -112,33 +111,46 @@ def _undecodable(code: bytes, off: int, addr: int) -> tuple[int, str]:
     return 2, _line(addr, chunk, ".half", f"{value:#06x}")
 
 
-def disassemble(code: bytes, addr: int, symbols: dict[int, str] | None = None) -> list[str]:
+# capstone decodes a whole buffer at once and stops at the first word it cannot decode:
+# it is fed windows of this size, so a big raw file costs linear time and prints as it goes
+WINDOW = 64 * 1024
+MAX_INSN = 4
+
+
+def iter_disassembly(code: bytes, addr: int, symbols: dict[int, str] | None = None):
     """One line per instruction of `code` located at `addr`, with `<name>:` lines where
-    a symbol of `symbols` (address -> name) starts."""
+    a symbol of `symbols` (address -> name) starts, as they are decoded."""
     code = bytes(code)
     symbols = symbols or {}
-    lines: list[str] = []
     off = 0
     while off < len(code):
-        # capstone stops at the first word it cannot decode: resume after it.
-        for insn_addr, size, mnemonic, operands in _md.disasm_lite(code[off:], addr + off):
+        window_start = off
+        window = code[off:off + WINDOW]
+        for insn_addr, size, mnemonic, operands in _md.disasm_lite(window, addr + off):
             if insn_addr in symbols:
-                lines.append(f"<{symbols[insn_addr]}>:")
+                yield f"<{symbols[insn_addr]}>:"
             encoding = code[off:off + size]
             if size == 4 and encoding[0] & 0x7F == OPCODE_SYSTEM:
                 mnemonic, operands = decode_csr(int.from_bytes(encoding, "little")) or (
                     mnemonic, operands)
             elif mnemonic in _PC_RELATIVE:
                 operands = _branch_target(insn_addr, operands, symbols)
-            lines.append(_line(insn_addr, encoding, mnemonic, operands))
+            yield _line(insn_addr, encoding, mnemonic, operands)
             off += size
-        if off < len(code):
+        cut_by_window = (off - window_start > len(window) - MAX_INSN
+                         and window_start + len(window) < len(code))
+        if off < len(code) and not cut_by_window:
+            # capstone could not decode the word at `off`: show it and resume after it
             if addr + off in symbols:
-                lines.append(f"<{symbols[addr + off]}>:")
+                yield f"<{symbols[addr + off]}>:"
             length, line = _undecodable(code, off, addr + off)
-            lines.append(line)
+            yield line
             off += length
-    return lines
+
+
+def disassemble(code: bytes, addr: int, symbols: dict[int, str] | None = None) -> list[str]:
+    """iter_disassembly as a list."""
+    return list(iter_disassembly(code, addr, symbols))
 
 
 def _section_labels(symbols, shndx: int) -> dict[int, str]:
@@ -155,47 +167,45 @@ def _section_labels(symbols, shndx: int) -> dict[int, str]:
     return {a: name for a, (_, name) in chosen.items()}
 
 
-def disassemble_elf(path: str) -> list[str]:
-    """Every executable section of a RISC-V ELF64, with its symbols as labels."""
+def _elf_code_sections(path: str):
+    """(symbols, [(index, name, address, body)]) of a RISC-V ELF64's executable sections,
+    every check done before the first line is printed."""
     data = read_input(path, "file")
     if not data.startswith(ELF_MAGIC):
         raise RvkvmError(f"file {path!r}: not an ELF file (use --raw for raw bytes)")
     elf = open_elf(data, path, what="file")
     try:
         symbols = read_symbols(elf, data)
-        sections = [(i, s.name, s.header) for i, s in enumerate(elf.iter_sections())]
-    except Exception as e:   # pyelftools on a damaged section table
+    except ValueError as e:   # a damaged section table
         raise RvkvmError(f"file {path!r}: corrupt ELF section headers ({e})") from None
-    lines: list[str] = []
-    for index, name, h in sections:
-        if not h["sh_flags"] & SHF_EXECINSTR or h["sh_type"] == "SHT_NOBITS":
+    code = []
+    for index, sec in enumerate(elf.sections):
+        if not sec.flags & SHF_EXECINSTR or sec.type == SHT_NOBITS:
             continue
-        body = data[h["sh_offset"]:h["sh_offset"] + h["sh_size"]]
-        if len(body) < h["sh_size"]:
-            raise RvkvmError(f"file {path!r}: section {name} runs past the end of the file")
-        lines += ["", f"Disassembly of section {name}:"]
-        lines += disassemble(body, h["sh_addr"], _section_labels(symbols, index))
-    if not lines:
+        body = data[sec.offset:sec.offset + sec.size]
+        if len(body) < sec.size:
+            raise RvkvmError(f"file {path!r}: section {sec.name} runs past the end of the file")
+        code.append((index, sec.name, sec.addr, body))
+    if not code:
         raise RvkvmError(f"file {path!r}: ELF has no executable section")
-    return lines
+    return symbols, code
 
 
-def _parse_int(ctx, param, value):
-    try:
-        return int(value, 0)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number (e.g. 0x80000000)") from None
+def _iter_elf(symbols, sections):
+    for index, name, addr, body in sections:
+        yield ""
+        yield f"Disassembly of section {name}:"
+        yield from iter_disassembly(body, addr, _section_labels(symbols, index))
 
 
-@click.command("disas")
-@click.argument("file")
-@click.option("--raw", is_flag=True, help="FILE is raw machine code, not an ELF.")
-@click.option("--addr", default="0x80000000", show_default=True, callback=_parse_int,
-              help="Address of the first byte, with --raw.")
-def disas_command(file: str, raw: bool, addr: int) -> None:
-    """Disassemble the executable sections of a RISC-V ELF (or raw code with --raw)."""
-    try:
-        lines = disassemble(read_input(file, "file"), addr) if raw else disassemble_elf(file)
-    except RvkvmError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo("\n".join(lines))
+def disassemble_elf(path: str) -> list[str]:
+    """Every executable section of a RISC-V ELF64, with its symbols as labels."""
+    return list(_iter_elf(*_elf_code_sections(path)))
+
+
+def disas_lines(path: str, *, raw: bool = False, addr: int = 0x8000_0000):
+    """The lines of `rvkvm disas` as an iterator; a bad file raises RvkvmError at once,
+    before any line."""
+    if raw:
+        return iter_disassembly(read_input(path, "file"), addr)
+    return _iter_elf(*_elf_code_sections(path))

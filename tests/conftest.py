@@ -53,7 +53,7 @@ def repo_root() -> Path:
 def shared_dir() -> Path:
     """<repo>/../shared; tests that need it skip when it is absent."""
     if not SHARED_DIR.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DIR} not present")
+        pytest.skip(f"../shared not found ({SHARED_DIR.resolve()}): the Linux tests are skipped")
     return SHARED_DIR.resolve()
 
 

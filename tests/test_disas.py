@@ -6,7 +6,8 @@ import struct
 
 from click.testing import CliRunner
 
-from rvkvm.disas import disas_command, disassemble, disassemble_elf
+from rvkvm.cli import cli
+from rvkvm.disas import disassemble, disassemble_elf
 from test_loaders import Seg, build_elf
 
 BASE = 0x80000000
@@ -105,13 +106,13 @@ def test_disas_command(tmp_path):
     runner = CliRunner()
     raw = tmp_path / "code.bin"
     raw.write_bytes(word(csr_insn(2, 0x180, 0, A0)))
-    result = runner.invoke(disas_command, ["--raw", "--addr", "0x1000", str(raw)])
+    result = runner.invoke(cli, ["disas", "--raw", "--addr", "0x1000", str(raw)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "00001000: 18002573  csrr a0, satp"
 
     elf = tmp_path / "k.elf"
     elf.write_bytes(build_elf([Seg(".text", BASE, BASE, half(0x0001))], BASE))
-    result = runner.invoke(disas_command, [str(elf)])
+    result = runner.invoke(cli, ["disas", str(elf)])
     assert result.exit_code == 0 and "80000000: 0001      c.nop" in result.output
 
 
@@ -123,9 +124,9 @@ def test_disas_command_errors_are_one_line(tmp_path):
                       ([str(raw)], "--raw"),
                       (["/bin/ls"], "not RISC-V"),
                       ([str(tmp_path)], "directory")]:
-        result = runner.invoke(disas_command, args)
-        assert result.exit_code == 1, args
+        result = runner.invoke(cli, ["disas", *args])
+        assert result.exit_code == 125, args
         assert "Traceback" not in result.output and result.output.count("\n") == 1
-        assert result.output.startswith("Error: ") and why in result.output
-    result = runner.invoke(disas_command, ["--raw", "--addr", "zz", str(raw)])
-    assert result.exit_code == 2 and "not a number" in result.output
+        assert result.output.startswith("rvkvm: error: ") and why in result.output
+    result = runner.invoke(cli, ["disas", "--raw", "--addr", "zz", str(raw)])
+    assert result.exit_code == 125 and "not a number" in result.output

@@ -14,7 +14,7 @@ from rvkvm.devices.finisher import FINISHER_PASS, FINISHER_RESET, TestFinisher
 from rvkvm.devices.plic import Plic
 from rvkvm.devices.uart16550 import make_uart0
 from rvkvm.errors import LoadError
-from rvkvm.machine.fdt import DeviceTree, build_device_tree, cells64, load_dtb
+from rvkvm.machine.fdt import DeviceTree, build_device_tree, cells64, load_dtb, patch_chosen
 
 
 class Quiet:
@@ -144,7 +144,6 @@ def test_load_dtb_accepts_a_real_tree(tmp_path):
 @pytest.mark.parametrize("content", [
     b"this is not a device tree at all, just some text....",
     b"\xd0\x0d\xfe\xed" + b"\x00\x00\x10\x00" + b"\x00" * 40,   # magic, then a lie about size
-    b"",
 ])
 def test_load_dtb_rejects_garbage(tmp_path, content):
     path = tmp_path / "bad.dtb"
@@ -164,6 +163,34 @@ def test_load_dtb_rejects_corrupt_structure(tmp_path, token):
         load_dtb(path)
 
 
-def test_load_dtb_missing_file(tmp_path):
-    with pytest.raises(LoadError, match="cannot read"):
+def test_load_dtb_missing_or_empty_file(tmp_path):
+    with pytest.raises(LoadError, match="device tree .*nope.dtb.*: no such file"):
         load_dtb(tmp_path / "nope.dtb")
+    (tmp_path / "empty.dtb").write_bytes(b"")
+    with pytest.raises(LoadError, match="empty"):
+        load_dtb(tmp_path / "empty.dtb")
+
+
+# ---------------------------------------------------------------- --dtb: /chosen patched
+
+def test_patch_chosen_sets_bootargs_and_initrd_and_keeps_the_rest():
+    user = build(bootargs="old", stdout_path="/soc/serial@10000000")
+    t = fdt.parse_dtb(patch_chosen(user, "console=ttyS0 new", (0x8800_0000, 0x1_0000_0010)))
+    assert prop(t, "/chosen", "bootargs").value == "console=ttyS0 new"
+    assert prop(t, "/chosen", "linux,initrd-start").data == [0, 0x8800_0000]
+    assert prop(t, "/chosen", "linux,initrd-end").data == [1, 0x10]
+    assert prop(t, "/chosen", "stdout-path").value == "/soc/serial@10000000"
+    before = fdt.parse_dtb(user)
+    for path in ["/cpus/cpu@0", "/soc/serial@10000000", "/memory@80000000"]:
+        assert t.get_node(path) == before.get_node(path), path
+    assert len([p for p in t.get_node("/chosen").props if p.name == "bootargs"]) == 1
+
+
+def test_patch_chosen_creates_chosen_and_leaves_a_tree_alone_without_options():
+    tree = DeviceTree()
+    tree.add_node("/", {"#address-cells": 2, "#size-cells": 2, "model": "mine"})
+    user = tree.to_dtb()
+    assert patch_chosen(user) == user
+    t = fdt.parse_dtb(patch_chosen(user, bootargs="x=1"))
+    assert prop(t, "/chosen", "bootargs").value == "x=1"
+    assert prop(t, "/", "model").value == "mine"

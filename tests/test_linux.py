@@ -80,7 +80,7 @@ def test_kernel_panic_is_detected(rvkvm, poweroff_dir):
     """Device tree bootargs replace the built-in command line: keep console=ttyS0."""
     proc = rvkvm("boot", "--timeout", BOOT_TIMEOUT,
                  "--append", "console=ttyS0 rdinit=/does-not-exist", poweroff_dir / "Image")
-    assert proc.returncode == 4, f"status {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
+    assert proc.returncode == 122, f"status {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
     assert "Kernel panic" in proc.stdout
     assert MARKER not in proc.stdout
     assert "panic" in proc.stderr                   # rvkvm says why it ended the run

@@ -22,7 +22,8 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "linux" / "powe
 VMLINUX = SHARED / "vmlinux"
 VMLINUX_PHYS = SHARED / "vmlinux-phys.elf"
 IMAGE = SHARED / "Image"
-needs_kernels = pytest.mark.skipif(not IMAGE.exists(), reason="shared kernels not present")
+needs_kernels = pytest.mark.skipif(
+    not IMAGE.exists(), reason=f"../shared not found ({SHARED.resolve()}): the Linux tests are skipped")
 
 MiB = 1 << 20
 
@@ -323,3 +324,45 @@ def test_blob_loads_at_its_address_or_is_refused(tmp_path, ram):
         load_blob(path, ram, ram.end - 8, "device tree")
     with pytest.raises(LoadError, match="firmware .* no such file"):
         load_blob(str(tmp_path / "missing.bin"), ram, RAM_BASE, "firmware")
+
+
+# ---------------------------------------------------------------- only regular files, bounded
+
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path, ram):
+    """Opening a FIFO with no writer blocks forever; /dev/zero never ends."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in [(str(fifo), "FIFO"), ("/dev/zero", "character device")]:
+        message = load_error(path, ram)
+        assert f"is a {kind}, not a regular file" in message, message
+        with pytest.raises(LoadError, match=kind):
+            detect_kind(path)
+        with pytest.raises(LoadError, match=kind):
+            load_initrd(path, ram, after=RAM_BASE, before=ram.end)
+
+
+def test_input_bigger_than_ram_is_refused_before_reading(tmp_path, ram):
+    """A sparse file: were it read first, the test would allocate its full size."""
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(64 * ram.size)
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        message = load_error(str(big), ram)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "does not fit in RAM" in message and "-m" in message
+    assert peak < ram.size // 4, peak
+
+
+@pytest.mark.parametrize("what", ["kernel", "bios"])
+def test_errors_are_labelled_with_what_was_loaded(tmp_path, ram, what):
+    """--bios errors said `kernel '...'`."""
+    truncated = write(tmp_path, "t.elf", build_elf([Seg(".text", RAM_BASE, RAM_BASE, b"\x13\0\0\0")],
+                                                  RAM_BASE)[:80])
+    with pytest.raises(LoadError, match=rf"^{what} '.*t\.elf': truncated"):
+        load_kernel(truncated, ram, what=what)
+    raw = load_kernel(write(tmp_path, "r.bin", b"\x13\0\0\0"), ram, what=what)
+    assert raw.kind == "raw"

@@ -9,15 +9,16 @@ Any other value is ignored, as on QEMU.
 from __future__ import annotations
 
 from ..memory.layout import FINISHER_BASE, FINISHER_SIZE
+from .. import exit_status
 from .base import Device, Events
 
 FINISHER_FAIL = 0x3333
 FINISHER_PASS = 0x5555
 FINISHER_RESET = 0x7777
 
-# Exit status when the guest asks for a reboot (the reason "reset" tells it apart
-# from a guest failure that happens to report code 2).
-RESET_STATUS = 2
+# Exit status when the guest asks for a reboot: one of rvkvm's own outcomes, so no
+# guest failure code can look like it.
+RESET_STATUS = exit_status.RESET
 # Why a reset request ends the run (README, "Exit status"): said with every reset reason
 NO_REBOOT = "rvkvm does not reboot: the run ends"
 

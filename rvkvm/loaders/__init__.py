@@ -1,7 +1,8 @@
 """Putting kernels, firmware, initrds and device trees into guest RAM.
 
     detect_kind(path)                 "elf", "linux-image" or "raw", from the file's magic
-    load_kernel(path, ram, load_addr) any of the three -> LoadedKernel
+    load_kernel(path, ram, load_addr, what) any of the three -> LoadedKernel
+                                      (`what` labels errors: "kernel", "bios")
     load_initrd(path, ram, after=, before=)  page-aligned above `after`
     load_blob(path, ram, addr, what)  raw bytes (firmware, dtb) at a fixed address
 
@@ -23,9 +24,9 @@ _LOADERS = {
 }
 
 
-def detect_kind(path: str) -> str:
+def detect_kind(path: str, what: str = "kernel") -> str:
     """What a kernel file is, by its magic: an ELF, a Linux Image, or else raw bytes."""
-    head = read_input(path, "kernel", limit=64)
+    head = read_input(path, what, limit=64)
     if head.startswith(ELF_MAGIC):
         return "elf"
     if has_image_magic(head):
@@ -33,8 +34,9 @@ def detect_kind(path: str) -> str:
     return "raw"
 
 
-def load_kernel(path: str, ram: Ram, *, load_addr: int | None = None) -> LoadedKernel:
+def load_kernel(path: str, ram: Ram, *, load_addr: int | None = None,
+                what: str = "kernel") -> LoadedKernel:
     """Load a kernel of any supported kind. `load_addr` overrides where it goes: a raw
     binary (default RAM base), a Linux Image (default RAM base + text_offset), or an ELF
     moved as a whole (default: its own physical addresses)."""
-    return _LOADERS[detect_kind(path)](path, ram, load_addr)
+    return _LOADERS[detect_kind(path, what)](path, ram, load_addr, what)

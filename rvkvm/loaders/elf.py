@@ -12,11 +12,8 @@ Linux kernel starts with that header in .head.text (other firmware, e.g. OpenSBI
 """
 from __future__ import annotations
 
-import io
 import struct
-from dataclasses import dataclass
-
-from typing import TYPE_CHECKING
+from collections import namedtuple
 
 from ..errors import LoadError
 from ..memory.layout import KERNEL_OFFSET
@@ -24,10 +21,8 @@ from ..memory.ram import Ram
 from .linux_image import has_image_magic
 from .raw import LoadedKernel, check_fits, read_input
 
-if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
-# pyelftools is imported where an ELF is opened: it costs 25 ms of every start-up,
-# and a Linux Image boot never needs it.
+# The headers are read with struct: importing pyelftools cost 40-70 ms of every boot,
+# a quarter of a bare-metal run (it is still imported to name a foreign e_machine).
 
 ELF_MAGIC = b"\x7fELF"
 EHDR64_SIZE = 64
@@ -36,10 +31,22 @@ ELFDATA2LSB = 1
 EM_RISCV = 243
 PT_LOAD = 1
 SHT_SYMTAB = 2
+SHT_NOBITS = 8
 SHN_UNDEF = 0
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 ELF64_SYM = struct.Struct("<IBBHQQ")   # st_name, st_info, st_other, st_shndx, st_value, st_size
+ELF64_PHDR = struct.Struct("<IIQQQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz,
+                                         # p_memsz, p_align
+ELF64_SHDR = struct.Struct("<IIQQQQIIQQ")  # sh_name, sh_type, sh_flags, sh_addr, sh_offset,
+                                           # sh_size, sh_link, sh_info, sh_addralign, sh_entsize
+
+
+# namedtuples, not dataclasses: each dataclass costs ~1 ms of every start-up to create
+ProgramHeader = namedtuple("ProgramHeader", "type offset vaddr paddr filesz memsz")
+Section = namedtuple("Section", "name type flags addr offset size link")
+# what rvkvm reads of a little-endian ELF64: the entry, program and section headers
+Elf64 = namedtuple("Elf64", "entry segments sections")
 
 
 def _machine_name(machine: int) -> str:
@@ -48,32 +55,13 @@ def _machine_name(machine: int) -> str:
     return names.get(machine, f"e_machine {machine}")
 
 
-@dataclass(frozen=True)
-class Segment:
-    index: int
-    vaddr: int
-    paddr: int
-    offset: int
-    filesz: int
-    memsz: int
+# a PT_LOAD segment (index: its program header's)
+Segment = namedtuple("Segment", "index vaddr paddr offset filesz memsz")
+# type STT_*, bind STB_*, shndx the section index (SHN_UNDEF for undefined)
+ElfSymbol = namedtuple("ElfSymbol", "name value size type bind shndx")
 
 
-@dataclass(frozen=True)
-class ElfSymbol:
-    name: str
-    value: int
-    size: int
-    type: int      # STT_*
-    bind: int      # STB_*
-    shndx: int     # section index (SHN_UNDEF for undefined)
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
-
-
-def open_elf(data: bytes, path: str, what: str = "kernel") -> ELFFile:
+def open_elf(data: bytes, path: str, what: str = "kernel") -> Elf64:
     """Parse a RISC-V ELF64 from `data`, refusing anything else with one clear line."""
     name = f"{what} {path!r}"
     if data[:4] != ELF_MAGIC:
@@ -92,61 +80,75 @@ def open_elf(data: bytes, path: str, what: str = "kernel") -> ELFFile:
         raise LoadError(f"{name}: corrupt ELF (unknown class {data[4]})")
     if len(data) < EHDR64_SIZE:
         raise LoadError(f"{name}: truncated ELF ({len(data)} bytes, shorter than its header)")
-    phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
-    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", data, 0x36)
+    entry, phoff, shoff = struct.unpack_from("<QQQ", data, 0x18)
+    phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from("<HHHHH", data, 0x36)
+    if phnum and phentsize != ELF64_PHDR.size:
+        raise LoadError(f"{name}: corrupt ELF (e_phentsize {phentsize}, not {ELF64_PHDR.size})")
+    if shnum and shentsize != ELF64_SHDR.size:
+        raise LoadError(f"{name}: corrupt ELF (e_shentsize {shentsize}, not {ELF64_SHDR.size})")
     if phoff + phnum * phentsize > len(data):
         raise LoadError(f"{name}: truncated ELF (program headers run past the end of the file)")
     if shnum and shoff + shnum * shentsize > len(data):
         raise LoadError(f"{name}: truncated ELF (section headers run past the end of the file)")
-    try:
-        from elftools.elf.elffile import ELFFile
-        return ELFFile(io.BytesIO(data))
-    except Exception as e:   # pyelftools raises assorted errors on garbage
-        raise LoadError(f"{name}: corrupt ELF ({_first_line(e)})") from None
+    segments = tuple(
+        ProgramHeader(p_type, offset, vaddr, paddr, filesz, memsz)
+        for p_type, _flags, offset, vaddr, paddr, filesz, memsz, _align
+        in (ELF64_PHDR.unpack_from(data, phoff + i * phentsize) for i in range(phnum)))
+    raw = [ELF64_SHDR.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+    names = b""
+    if shnum:
+        if shstrndx >= shnum:
+            raise LoadError(f"{name}: corrupt ELF (e_shstrndx {shstrndx} of {shnum} sections)")
+        names = _section_bytes(data, raw[shstrndx])
+    sections = tuple(
+        Section(_c_string(names, sh_name), sh_type, flags, addr, offset, size, link)
+        for sh_name, sh_type, flags, addr, offset, size, link, *_ in raw)
+    return Elf64(entry, segments, sections)
 
 
-def load_segments(elf: ELFFile, data: bytes, path: str) -> list[Segment]:
+def _section_bytes(data: bytes, shdr: tuple) -> bytes:
+    offset, size = shdr[4], shdr[5]
+    return b"" if shdr[1] == SHT_NOBITS else data[offset:offset + size]
+
+
+def _c_string(table: bytes, start: int) -> str:
+    end = table.find(b"\0", start)
+    return table[start:end if end >= 0 else len(table)].decode("utf-8", "replace")
+
+
+def load_segments(elf: Elf64, data: bytes, path: str, what: str = "kernel") -> list[Segment]:
     """The non-empty PT_LOAD segments, checked against the file."""
-    segments = []
-    try:
-        for i, seg in enumerate(elf.iter_segments()):
-            h = seg.header
-            if h["p_type"] not in ("PT_LOAD", PT_LOAD) or h["p_memsz"] == 0:
-                continue
-            segments.append(Segment(i, h["p_vaddr"], h["p_paddr"], h["p_offset"],
-                                    h["p_filesz"], h["p_memsz"]))
-    except Exception as e:
-        raise LoadError(
-            f"kernel {path!r}: corrupt ELF program headers ({_first_line(e)})") from None
+    segments = [Segment(i, h.vaddr, h.paddr, h.offset, h.filesz, h.memsz)
+                for i, h in enumerate(elf.segments) if h.type == PT_LOAD and h.memsz]
     if not segments:
-        raise LoadError(f"kernel {path!r}: ELF has no PT_LOAD segment, nothing to load "
+        raise LoadError(f"{what} {path!r}: ELF has no PT_LOAD segment, nothing to load "
                         f"(an unlinked object file?)")
     for s in segments:
         if s.filesz > s.memsz:
-            raise LoadError(f"kernel {path!r}: corrupt ELF (segment {s.index} has "
+            raise LoadError(f"{what} {path!r}: corrupt ELF (segment {s.index} has "
                             f"p_filesz {s.filesz:#x} > p_memsz {s.memsz:#x})")
         if s.offset + s.filesz > len(data):
-            raise LoadError(f"kernel {path!r}: truncated ELF (segment {s.index} file range "
+            raise LoadError(f"{what} {path!r}: truncated ELF (segment {s.index} file range "
                             f"{s.offset:#x}-{s.offset + s.filesz:#x} runs past the end of "
                             f"the file at {len(data):#x})")
     return segments
 
 
-def read_symbols(elf: ELFFile, data: bytes) -> list[ElfSymbol]:
-    """Every entry of .symtab. Parsed with struct: pyelftools takes ~0.5 s on vmlinux."""
+def read_symbols(elf: Elf64, data: bytes) -> list[ElfSymbol]:
+    """Every entry of .symtab."""
     symbols = []
-    for sec in elf.iter_sections():
-        h = sec.header
-        if h["sh_type"] not in ("SHT_SYMTAB", SHT_SYMTAB):
+    for sec in elf.sections:
+        if sec.type != SHT_SYMTAB:
             continue
-        strtab_h = elf.get_section(h["sh_link"]).header
-        strtab = data[strtab_h["sh_offset"]:strtab_h["sh_offset"] + strtab_h["sh_size"]]
-        table = data[h["sh_offset"]:h["sh_offset"] + h["sh_size"]]
+        if sec.link >= len(elf.sections):
+            raise ValueError(f"symbol table links to section {sec.link}, which does not exist")
+        strtab_sec = elf.sections[sec.link]
+        strtab = data[strtab_sec.offset:strtab_sec.offset + strtab_sec.size]
+        table = data[sec.offset:sec.offset + sec.size]
         usable = len(table) - len(table) % ELF64_SYM.size
         for st_name, info, _other, shndx, value, size in ELF64_SYM.iter_unpack(table[:usable]):
-            end = strtab.find(b"\0", st_name)
-            name = strtab[st_name:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
-            symbols.append(ElfSymbol(name, value, size, info & 0xF, info >> 4, shndx))
+            symbols.append(ElfSymbol(_c_string(strtab, st_name), value, size, info & 0xF,
+                                     info >> 4, shndx))
     return symbols
 
 
@@ -182,18 +184,19 @@ def _entry_file_offset(segments: list[Segment], entry: int) -> int | None:
     return None
 
 
-def load_elf(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
+def load_elf(path: str, ram: Ram, load_addr: int | None = None,
+             what: str = "kernel") -> LoadedKernel:
     """Load a RISC-V ELF64. With `load_addr`, the whole image is moved so that its lowest
     segment starts there (only meaningful for position-independent kernels)."""
-    data = read_input(path, "kernel")
-    elf = open_elf(data, path)
-    segments = load_segments(elf, data, path)
+    data = read_input(path, what, max_size=ram.size)
+    elf = open_elf(data, path, what)
+    segments = load_segments(elf, data, path, what)
     try:
         all_symbols = read_symbols(elf, data)
-    except Exception as e:
-        raise LoadError(f"kernel {path!r}: corrupt ELF symbol table ({_first_line(e)})") from None
+    except ValueError as e:
+        raise LoadError(f"{what} {path!r}: corrupt ELF symbol table ({e})") from None
 
-    e_entry = elf.header["e_entry"]
+    e_entry = elf.entry
     entry_off = _entry_file_offset(segments, e_entry)
     is_linux = (any(s.name == "linux_banner" for s in all_symbols)
                 or (entry_off is not None and has_image_magic(data[entry_off:entry_off + 64])))
@@ -211,22 +214,22 @@ def load_elf(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
         delta = 0
 
     for s in segments:
-        check_fits(ram, path, f"kernel segment {s.index} of", s.paddr + delta,
+        check_fits(ram, path, f"{what} segment {s.index} of", s.paddr + delta,
                    s.paddr + delta + s.memsz)
 
     entry = _virt_to_phys(segments, e_entry)
     if entry is None:
         if not any(s.paddr <= e_entry < s.paddr + s.memsz for s in segments):
-            raise LoadError(f"kernel {path!r}: ELF entry point {e_entry:#x} lies outside "
+            raise LoadError(f"{what} {path!r}: ELF entry point {e_entry:#x} lies outside "
                             f"every loadable segment")
         entry = e_entry
     entry += delta
 
     for s in segments:
         pa = s.paddr + delta
-        ram.write(pa, data[s.offset:s.offset + s.filesz], f"kernel {path!r}")
+        ram.write(pa, data[s.offset:s.offset + s.filesz], f"{what} {path!r}")
         if s.memsz > s.filesz:
-            ram.write(pa + s.filesz, bytes(s.memsz - s.filesz), f"kernel {path!r}")
+            ram.write(pa + s.filesz, bytes(s.memsz - s.filesz), f"{what} {path!r}")
 
     symbols: dict[str, int] = {}
     for sym in all_symbols:

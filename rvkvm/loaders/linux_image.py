@@ -38,16 +38,16 @@ def has_image_magic(data: bytes) -> bool:
     return data[0x38:0x3C] == MAGIC2 or data[0x30:0x38] == MAGIC
 
 
-def parse_header(data: bytes, path: str) -> ImageHeader:
+def parse_header(data: bytes, path: str, what: str = "kernel") -> ImageHeader:
     """The header of an Image file, or a LoadError saying what is wrong with it."""
     if len(data) < HEADER_SIZE:
-        raise LoadError(f"kernel {path!r}: truncated Linux Image header "
+        raise LoadError(f"{what} {path!r}: truncated Linux Image header "
                         f"({len(data)} of {HEADER_SIZE} bytes)")
     text_offset, image_size, flags, version = struct.unpack_from("<QQQI", data, 0x08)
     header = ImageHeader(text_offset, image_size, flags, version)
-    bad = f"kernel {path!r}: corrupt Linux Image header:"
+    bad = f"{what} {path!r}: corrupt Linux Image header:"
     if flags & FLAG_BIG_ENDIAN:
-        raise LoadError(f"kernel {path!r}: big-endian Linux Image; RISC-V here is little-endian")
+        raise LoadError(f"{what} {path!r}: big-endian Linux Image; RISC-V here is little-endian")
     if text_offset % 4096 or text_offset > MAX_TEXT_OFFSET:
         raise LoadError(f"{bad} text_offset {text_offset:#x} is not a 4 KiB aligned "
                         f"offset below {MAX_TEXT_OFFSET:#x}")
@@ -59,16 +59,17 @@ def parse_header(data: bytes, path: str) -> ImageHeader:
     return header
 
 
-def load_linux_image(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
-    data = read_input(path, "kernel")
-    header = parse_header(data, path)
+def load_linux_image(path: str, ram: Ram, load_addr: int | None = None,
+                     what: str = "kernel") -> LoadedKernel:
+    data = read_input(path, what, max_size=ram.size)
+    header = parse_header(data, path, what)
     addr = ram.base + header.text_offset if load_addr is None else load_addr
     if addr % KERNEL_ALIGN:
-        raise LoadError(f"kernel {path!r}: load address {addr:#x} is not 2 MiB aligned, "
+        raise LoadError(f"{what} {path!r}: load address {addr:#x} is not 2 MiB aligned, "
                         f"which a RISC-V 64 Linux kernel requires")
     end = addr + header.image_size
-    check_fits(ram, path, "kernel", addr, end)
-    ram.write(addr, data, f"kernel {path!r}")
+    check_fits(ram, path, what, addr, end)
+    ram.write(addr, data, f"{what} {path!r}")
     # The bss beyond the file must start zeroed, even if RAM was used before.
-    ram.write(addr + len(data), bytes(end - addr - len(data)), f"kernel {path!r}")
+    ram.write(addr + len(data), bytes(end - addr - len(data)), f"{what} {path!r}")
     return LoadedKernel("linux-image", entry=addr, start=addr, end=end, is_linux=True)

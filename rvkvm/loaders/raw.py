@@ -3,6 +3,8 @@ file, checking the destination fits) and the loaders for flat binaries, firmware
 blobs, device trees and initrds."""
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 
 from ..errors import LoadError
@@ -26,12 +28,21 @@ def align_up(value: int, align: int) -> int:
     return (value + align - 1) & ~(align - 1)
 
 
-def read_input(path: str, what: str, limit: int = -1) -> bytes:
+# What a path is when it is not a regular file, for the error line.
+_NOT_REGULAR = ((stat.S_ISDIR, "is a directory, not a file"),
+                (stat.S_ISFIFO, "is a FIFO, not a regular file"),
+                (stat.S_ISCHR, "is a character device, not a regular file"),
+                (stat.S_ISBLK, "is a block device, not a regular file"),
+                (stat.S_ISSOCK, "is a socket, not a regular file"))
+
+
+def read_input(path: str, what: str, limit: int = -1, max_size: int | None = None) -> bytes:
     """The file (its first `limit` bytes if given), or a LoadError naming it: missing,
-    unreadable or empty."""
+    unreadable, empty, not a regular file, or (whole reads) larger than `max_size`.
+    Only regular files: a FIFO would block the open and /dev/zero never ends, so the
+    open does not wait (O_NONBLOCK) and the size is known before anything is read."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise LoadError(f"{what} {path!r}: no such file") from None
     except IsADirectoryError:
@@ -39,7 +50,21 @@ def read_input(path: str, what: str, limit: int = -1) -> bytes:
     except PermissionError:
         raise LoadError(f"{what} {path!r}: permission denied") from None
     except OSError as e:
+        raise LoadError(f"{what} {path!r}: cannot open ({e.strerror or e})") from None
+    try:
+        info = os.fstat(fd)
+        for is_kind, why in _NOT_REGULAR:
+            if is_kind(info.st_mode):
+                raise LoadError(f"{what} {path!r}: {why}")
+        if limit < 0 and max_size is not None and info.st_size > max_size:
+            raise LoadError(f"{what} {path!r} ({info.st_size} bytes) does not fit in RAM "
+                            f"({max_size >> 20} MiB; use -m to enlarge RAM)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit)
+    except OSError as e:
         raise LoadError(f"{what} {path!r}: cannot read ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
     if not data:
         raise LoadError(f"{what} {path!r}: file is empty")
     return data
@@ -53,18 +78,19 @@ def check_fits(ram: Ram, path: str, what: str, start: int, end: int) -> None:
             f"{ram.base:#x}-{ram.end:#x} ({ram.size >> 20} MiB; use -m to enlarge RAM)")
 
 
-def load_raw(path: str, ram: Ram, load_addr: int | None = None) -> LoadedKernel:
+def load_raw(path: str, ram: Ram, load_addr: int | None = None,
+             what: str = "kernel") -> LoadedKernel:
     """A flat binary, entered at its first byte (RAM base unless told otherwise)."""
-    data = read_input(path, "kernel")
+    data = read_input(path, what, max_size=ram.size)
     addr = ram.base if load_addr is None else load_addr
-    check_fits(ram, path, "kernel", addr, addr + len(data))
-    ram.write(addr, data, f"kernel {path!r}")
+    check_fits(ram, path, what, addr, addr + len(data))
+    ram.write(addr, data, f"{what} {path!r}")
     return LoadedKernel("raw", entry=addr, start=addr, end=addr + len(data))
 
 
 def load_blob(path: str, ram: Ram, addr: int, what: str) -> tuple[int, int]:
     """Copy a file (firmware, device tree) to `addr`; returns its [start, end)."""
-    data = read_input(path, what)
+    data = read_input(path, what, max_size=ram.size)
     check_fits(ram, path, what, addr, addr + len(data))
     ram.write(addr, data, f"{what} {path!r}")
     return addr, addr + len(data)
@@ -73,7 +99,7 @@ def load_blob(path: str, ram: Ram, addr: int, what: str) -> tuple[int, int]:
 def load_initrd(path: str, ram: Ram, *, after: int, before: int) -> tuple[int, int]:
     """Place an initrd at the first page boundary at or above `after`, ending at or
     below `before` (typically: after the kernel, before the device tree)."""
-    data = read_input(path, "initrd")
+    data = read_input(path, "initrd", max_size=ram.size)
     start = align_up(after, PAGE_SIZE)
     end = start + len(data)
     limit = min(before, ram.end)

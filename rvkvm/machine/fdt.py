@@ -14,6 +14,7 @@ from typing import Iterable
 import fdt as libfdt
 
 from ..errors import LoadError
+from ..loaders.raw import read_input
 from ..memory.layout import TIMEBASE_HZ
 
 FDT_MAGIC = 0xD00DFEED
@@ -101,6 +102,34 @@ def _cell(name: str, value: int) -> int:
     return value
 
 
+def chosen_properties(bootargs: str | None, initrd: tuple[int, int] | None) -> dict:
+    """What /chosen says of the command line and the initrd (start, end), if given."""
+    chosen: dict = {}
+    if bootargs is not None:
+        chosen["bootargs"] = bootargs
+    if initrd is not None:
+        start, end = initrd
+        chosen["linux,initrd-start"] = cells64(start)
+        chosen["linux,initrd-end"] = cells64(end)
+    return chosen
+
+
+def patch_chosen(blob: bytes, bootargs: str | None = None,
+                 initrd: tuple[int, int] | None = None) -> bytes:
+    """A user's DTB with /chosen given --append and --initrd, as QEMU does for -dtb:
+    those properties are replaced (or added, /chosen too), everything else is kept."""
+    props = chosen_properties(bootargs, initrd)
+    if not props:
+        return blob
+    tree = libfdt.parse_dtb(blob)
+    node = tree.get_node("/chosen", create=True)
+    for name, value in props.items():
+        if node.exist_property(name):
+            node.remove_property(name)
+        node.append(_property(name, value))
+    return tree.to_dtb(version=FDT_VERSION)
+
+
 def build_device_tree(*, ram_base: int, ram_size: int, isa: str, mmu_type: str,
                       hart_count: int = 1, devices: Iterable = (),
                       bootargs: str | None = None, stdout_path: str | None = None,
@@ -113,15 +142,9 @@ def build_device_tree(*, ram_base: int, ram_size: int, isa: str, mmu_type: str,
         "compatible": "riscv-virtio",
         "model": MODEL,
     })
-    chosen: dict = {}
-    if bootargs is not None:
-        chosen["bootargs"] = bootargs
+    chosen = chosen_properties(bootargs, initrd)
     if stdout_path is not None:
         chosen["stdout-path"] = stdout_path
-    if initrd is not None:
-        start, end = initrd
-        chosen["linux,initrd-start"] = cells64(start)
-        chosen["linux,initrd-end"] = cells64(end)
     tree.add_node("/chosen", chosen)
     tree.add_node(f"/memory@{ram_base:x}", {
         "device_type": "memory",
@@ -167,12 +190,9 @@ def _add_cpus(tree: DeviceTree, isa: str, mmu_type: str) -> None:
         tree.add_node(f"/cpus/cpu-map/cluster0/core{hart}", {"cpu": tree.phandle(f"cpu{hart}")})
 
 
-def load_dtb(path: str | Path) -> bytes:
-    """A user-supplied DTB, checked to be one."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise LoadError(f"cannot read device tree {path}: {e.strerror}") from None
+def load_dtb(path: str | Path, max_size: int | None = None) -> bytes:
+    """A user-supplied DTB (a regular file of at most `max_size` bytes), checked to be one."""
+    data = read_input(str(path), "device tree", max_size=max_size)
     if len(data) < 40 or struct.unpack_from(">I", data)[0] != FDT_MAGIC:
         raise LoadError(f"{path} is not a device tree (no FDT magic 0xd00dfeed)")
     total_size = struct.unpack_from(">I", data, 4)[0]

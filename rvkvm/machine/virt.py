@@ -26,15 +26,16 @@ from ..cpu.trap import GuestDied
 from ..devices.base import Clock
 from ..devices.bus import Bus
 from ..devices.clint import Clint
-from ..devices.finisher import RESET_STATUS, TestFinisher
+from ..devices.finisher import TestFinisher
 from ..devices.htif import Htif
 from ..devices.plic import Plic
-from ..devices.uart16550 import make_uart0
-from ..errors import RvkvmError
+from ..devices.uart16550 import IER_ERBFI, make_uart0
+from .. import exit_status
+from ..errors import LoadError, RvkvmError
 from .. import loaders
 from ..memory import layout
 from .console import Console
-from .fdt import build_device_tree, load_dtb
+from .fdt import build_device_tree, load_dtb, patch_chosen
 from .firmware import PythonFirmware
 from ..memory.ram import Ram
 
@@ -69,12 +70,23 @@ class RunResult:
     dump: str = ""
 
 
+def _refuse_overlap(first: tuple, second: tuple) -> None:
+    """Two images (label, path, start, end) that share RAM: the second one loaded has
+    overwritten the first, so the run would start broken code."""
+    (what1, path1, start1, end1), (what2, path2, start2, end2) = first, second
+    if start1 < end2 and start2 < end1:
+        raise LoadError(f"{what2} {path2!r} at {start2:#x}-{end2:#x} overlaps the {what1} "
+                        f"{path1!r} at {start1:#x}-{end1:#x} (place it elsewhere, e.g. "
+                        f"with --load-addr)")
+
+
 class VirtMachine:
-    EXIT_TIMEOUT = 124
-    EXIT_DIED = 3
-    EXIT_PANIC = 4
-    EXIT_RESET = RESET_STATUS
-    EXIT_NO_MATCH = 1
+    # rvkvm's own outcomes (rvkvm/exit_status.py); a guest's codes pass through as given
+    EXIT_TIMEOUT = exit_status.TIMEOUT
+    EXIT_DIED = exit_status.DIED
+    EXIT_PANIC = exit_status.PANIC
+    EXIT_RESET = exit_status.RESET
+    EXIT_NO_MATCH = exit_status.NO_MATCH
     debugger = None                    # a gdb stub (rvkvm/gdb) hooks itself in here
 
     def __init__(self, config: MachineConfig | None = None):
@@ -89,7 +101,8 @@ class VirtMachine:
         self.console = Console(cfg.console_out, expect=cfg.expect,
                                on_match=lambda: self.request_exit(0, "console matched --expect"),
                                on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
-                               on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"))
+                               on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"),
+                               on_output_error=self._console_output_failed)
         trace = print_trace if "int" in cfg.trace else None
         self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace,
                          time_traps=cfg.stats, has_h=cfg.has_h,
@@ -102,12 +115,13 @@ class VirtMachine:
         self.uart = self.bus.add(make_uart0(self.console.write, self.plic, self))
         self.bus.map_into(self.uc, trace=print_trace if "mmio" in cfg.trace else None)
         self.hart.mmio_ranges = tuple((dev.base, dev.size) for dev in self.bus.devices)
-        self.console.add_input_sink(self.uart.feed)
+        self.console.add_input_sink(self.uart.feed, listening=lambda: self.uart.ier & IER_ERBFI)
         self.pollables = [self.clint, self.uart, self.plic]
         self.firmware: PythonFirmware | None = None
         self.kernel = None
         self.dtb_addr = 0
         self.dtb = b""                         # the device tree the guest was given
+        self.notes: list[str] = []             # what loading did that the user should know
 
     # ---------------------------------------------------------------- Events for devices
     def request_stop(self) -> None:
@@ -119,38 +133,56 @@ class VirtMachine:
             self._exit = (status, reason)
         self.request_stop()
 
+    def _console_output_failed(self, err: OSError) -> None:
+        if isinstance(err, BrokenPipeError):      # `rvkvm boot ... | head`: end quietly
+            self.request_exit(exit_status.SIGPIPE, "stdout is a closed pipe")
+        else:
+            self.request_exit(exit_status.ERROR,
+                              f"cannot write the console output: {err.strerror or err}")
+
     # ---------------------------------------------------------------- loading
     def load(self, kernel_path: str) -> None:
         """Load the kernel (and firmware, initrd, device tree) and reset the hart."""
         cfg = self.config
         bios = cfg.bios
         kind = loaders.detect_kind(kernel_path)
-        firmware_entry = None
+        firmware = None
         if bios and bios != "none":
-            firmware = loaders.load_kernel(bios, self.ram)
-            firmware_entry = firmware.entry
+            firmware = self._load_image(bios, "bios")
             # for the firmware to jump to: an Image at its text_offset and an ELF at its
             # own addresses (both RAM + 2 MiB for Linux), raw bytes at RAM + 2 MiB
             kaddr = cfg.load_addr
             if kaddr is None and kind == "raw":
                 kaddr = layout.RAM_BASE + layout.KERNEL_OFFSET
-            self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=kaddr)
+            self.kernel = self._load_image(kernel_path, "kernel", kaddr)
+            _refuse_overlap(("bios", bios, firmware.start, firmware.end),
+                            ("kernel", kernel_path, self.kernel.start, self.kernel.end))
         else:
-            self.kernel = loaders.load_kernel(kernel_path, self.ram, load_addr=cfg.load_addr)
+            self.kernel = self._load_image(kernel_path, "kernel", cfg.load_addr)
         k = self.kernel
         self._install_htif(k.symbols)
-        self.dtb_addr = self._place_device_tree(k.end)
-        if firmware_entry is not None:
+        self.dtb_addr = self._place_device_tree(k.end, firmware)
+        if firmware is not None:
             info = self._write_fw_dynamic_info(k.entry)
-            self.hart.reset(firmware_entry, PRV_M, a0=0, a1=self.dtb_addr, a2=info)
+            self.hart.reset(firmware.entry, PRV_M, a0=0, a1=self.dtb_addr, a2=info)
         elif k.is_linux and bios != "none":
             self.firmware = PythonFirmware(
                 self, trace=print_trace if "sbi" in cfg.trace else None)
             self.hart.firmware = self.firmware
+            self.console.sbi_input = True
             self.hart.reset(k.entry, PRV_S, a0=0, a1=self.dtb_addr)
             self._firmware_hands_over()
         else:
             self.hart.reset(k.entry, PRV_M, a0=0, a1=self.dtb_addr)
+
+    def _load_image(self, path: str, what: str, load_addr: int | None = None):
+        """A kernel or firmware of any kind; a raw one is said in `notes` (nothing in
+        the file says where it goes or that it is code at all)."""
+        image = loaders.load_kernel(path, self.ram, load_addr=load_addr, what=what)
+        if image.kind == "raw":
+            self.notes.append(f"{what} {path!r} has no ELF or Linux Image header: loaded as "
+                              f"a raw binary at {image.start:#x}")
+        return image
 
     def _write_fw_dynamic_info(self, next_addr: int) -> int:
         """OpenSBI's fw_dynamic reads where to go from a struct at a2, as QEMU passes it
@@ -185,7 +217,7 @@ class VirtMachine:
         self.console.add_input_sink(self.htif.feed)
         self.pollables.append(self.htif)
 
-    def _place_device_tree(self, kernel_end: int) -> int:
+    def _place_device_tree(self, kernel_end: int, firmware=None) -> int:
         cfg = self.config
         initrd = None
         ram_end = self.ram.end
@@ -194,8 +226,12 @@ class VirtMachine:
             start = self.ram.base + min(self.ram.size // 2, 128 << 20)
             initrd = loaders.load_initrd(cfg.initrd, self.ram, after=max(start, kernel_end),
                                          before=ram_end - (2 << 20))
+            if firmware is not None:
+                _refuse_overlap(("bios", cfg.bios, firmware.start, firmware.end),
+                                ("initrd", cfg.initrd, *initrd))
         if cfg.dtb:
-            blob = load_dtb(cfg.dtb)
+            # as QEMU's -dtb: the user's tree, with /chosen told of --append and --initrd
+            blob = patch_chosen(load_dtb(cfg.dtb, max_size=self.ram.size), cfg.append, initrd)
         else:
             blob = self.device_tree(initrd)
         addr = (ram_end - len(blob)) & ~((2 << 20) - 1)
@@ -265,7 +301,8 @@ class VirtMachine:
 
     def _final_result(self) -> RunResult:
         status, reason = self._exit
-        if self.config.expect and not self.console.matched:
+        if (self.config.expect and not self.console.matched
+                and not isinstance(status, exit_status.Outcome)):
             # a CI run that asked for a console match and never saw it has failed
             return RunResult(self.EXIT_NO_MATCH, f"{reason} (status {status}) before the console "
                              f"matched --expect {self.config.expect!r}")
