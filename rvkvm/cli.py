@@ -61,20 +61,51 @@ def cli():
 @click.option("--load-addr", help="Load address of a raw binary (default: RAM base).")
 @click.option("--timeout", type=float, help="End the run after SECONDS (exit status 124).")
 @click.option("--expect", help="Exit 0 as soon as the console output matches this regex.")
-@click.option("--trace", type=click.Choice(["int", "sbi", "mmio"]), multiple=True,
+@click.option("--trace", type=click.Choice(["int", "sbi", "mmio", "exit"]), multiple=True,
               help="Print one line per trap and interrupt (int), per SBI call served by rvkvm "
-                   "(sbi), per device register access (mmio). Repeatable.")
+                   "(sbi), per device register access (mmio), per VM exit with --guest (exit). "
+                   "Repeatable.")
 @click.option("--stats", is_flag=True, help="At exit, print trap, SBI and MMIO counts and where the time went.")
 @click.option("--slice-ms", type=float, default=2.0, show_default=True,
               help="Time slice: the longest a pending interrupt waits.")
+@click.option("--guest", is_flag=True,
+              help="Run KERNEL as a VS-mode guest of rvkvm's hypervisor (rvkvm/hv), kvmtool-style.")
 def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, timeout,
-         expect, trace, stats, slice_ms):
+         expect, trace, stats, slice_ms, guest):
     """Boot KERNEL (ELF, Linux Image or raw binary) on the virt machine."""
     from .machine.virt import MachineConfig, VirtMachine
     if smp != 1:
         raise click.BadParameter("only --smp 1 is supported so far", param_hint="--smp")
     if slice_ms <= 0:
         raise click.BadParameter("must be positive", param_hint="--slice-ms")
+    # ---- --guest: the hypervisor's VMM (rvkvm/hv/vmm.py) instead of the native machine
+    if guest:
+        for option, value in (("--bios", bios), ("--load-addr", load_addr)):
+            if value:
+                raise click.BadParameter("not with --guest", param_hint=option)
+        from .hv.vmm import GuestConfig, Vmm
+        vmm = Vmm(GuestConfig(ram_size=parse_size(memory), append=append, initrd=initrd, dtb=dtb,
+                              expect=check_regex(expect), trace=frozenset(trace), stats=stats,
+                              slice_seconds=slice_ms / 1000))
+        vmm.load(kernel)
+        if dump_dtb:
+            with open(dump_dtb, "wb") as f:
+                f.write(vmm.dtb)
+            return
+        vmm.console.start_input()
+        started = time.perf_counter()
+        try:
+            result = vmm.run(timeout=timeout)
+        finally:
+            vmm.console.stop_input()
+        if stats:
+            click.echo("\n" + vmm.stats_report(time.perf_counter() - started), err=True)
+        if result.status != 0 or trace:
+            click.echo(f"\nrvkvm: {result.reason} (exit status {result.status})", err=True)
+        if result.dump:
+            click.echo(result.dump, err=True)
+        sys.exit(result.status if 0 <= result.status <= 255 else 255)
+    # ---- end of --guest
     config = MachineConfig(
         ram_size=parse_size(memory), bios=bios, append=append, initrd=initrd, dtb=dtb,
         load_addr=parse_int(load_addr, "--load-addr") if load_addr else None,
