@@ -583,12 +583,14 @@ class Hart(CsrViews, ExceptionHandling):
         if self.context == "machine":          # identity-mapped
             return _insn_at_physical(self.ram, va)
         r = self.regs
-        if self.context == "host" and va >> 63:
+        if va >> 63:                           # host or guest (VS) kernel half
             satp = r.read(rc.UC_RISCV_REG_SATP) if r.read(PRIV) == PRV_S else r.csr_read(rc.UC_RISCV_REG_SATP)
             if satp:
                 # Kernel-half code pages are mapped once and never move: remember their
                 # translation, so the ~3,000 rdtime traps of a boot skip the page walk.
-                key = (satp, va >> 12)
+                # A guest's (two stages, in Python) also keys on hgatp: rvkvm/hv's MMIO
+                # exits decode the instruction at epc ~10,000 times per Linux boot.
+                key = (satp, self.h.hgatp if self.context == "guest" else 0, va >> 12)
                 page = self._kernel_code_pages.get(key)
                 if page is None:
                     w = self.translate(va & ~0xFFF, walk.FETCH)
