@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "linux_boot", "engine_choices"]
+BENCHMARKS.append("guest_boot")                    # rvkvm/hv: Linux as a VS-mode guest
 
 
 def main(argv=None) -> int:
