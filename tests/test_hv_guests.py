@@ -69,3 +69,14 @@ def test_kick_returns_an_intr_exit_from_a_spinning_guest():
     threading.Timer(0.2, vcpu.kick).start()
     exit = vcpu.run()
     assert exit.reason == INTR and exit.bpc == 0xC000_0000
+
+
+def test_the_example_vmm_runs_a_guest_to_shutdown():
+    import subprocess
+    import sys
+    from conftest import REPO_ROOT, rvkvm_env
+    proc = subprocess.run([sys.executable, "examples/my_vmm.py", "tests/guests/hv_guest.elf", "1"],
+                          cwd=REPO_ROOT, env=rvkvm_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "guest wrote 0xffffffffffffff88 to 0x40000008" in proc.stdout      # lb, sign-extended
+    assert proc.stdout.rstrip().endswith("system_event: shutdown at pc 0x80000126")
