@@ -161,3 +161,26 @@ def test_pc_set_through_one_reg_is_where_the_guest_starts():
     exit = vcpu.run()
     assert exit.reason == INTERNAL_ERROR and "0x20000000" in exit.message
     assert vcpu.get_reg("bpc") == 0x2000_0000
+
+
+def test_in_hypervisor_mmio_device_is_served_without_exits():
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def read(self, offset, size):
+            return 0x8182838485868788 & ((1 << (8 * size)) - 1)
+
+        def write(self, offset, size, value):
+            self.writes.append((offset, size, value))
+
+    vm, vcpu = guest_vm(T_MMIO)
+    dev = Recorder()
+    vm.register_mmio_device(MMIO_BASE, 0x1000, dev)
+    seen = run_until(vcpu, SYSTEM_EVENT)
+    assert [e.reason for e in seen] == [SYSTEM_EVENT]            # no MMIO exit at all
+    # lb then lbu, each stored as a doubleword (the engine splits 8-byte MMIO in halves)
+    assert dev.writes[:4] == [(8, 4, 0xFFFFFF88), (12, 4, 0xFFFFFFFF), (8, 4, 0x88), (12, 4, 0)]
+    assert dev.writes[14:17] == [(16, 1, 0x88), (18, 2, 0x7788), (20, 4, 0x55667788)]
+    with pytest.raises(VmError, match="overlaps another"):
+        vm.register_mmio_device(MMIO_BASE, 0x1000, dev)

@@ -27,6 +27,7 @@ from ..devices.base import Clock
 from . import exits, onereg
 from .mmio import MmioInsn, load_result
 from .sbi import VcpuSbi
+from .vm import IO_WINDOW_BASE, IO_WINDOW_SIZE
 
 M64 = (1 << 64) - 1
 FS_INITIAL = 1 << 13
@@ -45,7 +46,8 @@ class Vcpu:
         hart = self.hart = Hart(vm.uc, vm.ram, self.clock, hart_id=vcpu_id,
                                 slice_seconds=slice_seconds, trace=trace_int,
                                 time_traps=time_traps, has_h=True)
-        hart.mmio_ranges = ()                   # the guest reaches devices only by exits
+        # the guest reaches devices by exits, or in-hypervisor devices in the IO window
+        hart.mmio_ranges = ((IO_WINDOW_BASE, IO_WINDOW_SIZE),)
         hart.hypervisor = self
         self.sbi = VcpuSbi(self)
         self.timer_deadline = M64               # guest time at which VSTIP rises (compare)
@@ -60,6 +62,8 @@ class Vcpu:
         self._open: tuple[str, float] | None = None
         self._kick = threading.Event()
         self._last_fault = (None, 0)
+        self._async_irqs: dict[int, bool] = {}  # set from device callbacks in the engine
+        self._in_engine = False
         self._setup_hart()
 
     def _setup_hart(self) -> None:
@@ -94,6 +98,18 @@ class Vcpu:
         """Drive VS interrupt bits in hvip (VSSIP, VSTIP, VSEIP); from the vcpu's thread."""
         self.hart.write_hvip_bits(bits, bits if level else 0)
         self.hart.present_interrupts()
+
+    def set_guest_interrupt_async(self, bits: int, level: bool) -> None:
+        """The same, from code that runs inside the engine (an in-hypervisor device's
+        MMIO callback must not touch the Uc): applied before the guest runs on."""
+        self._async_irqs[bits] = level
+        if self._in_engine:
+            self.hart.request_stop()
+
+    def _apply_async_irqs(self) -> None:
+        irqs, self._async_irqs = self._async_irqs, {}
+        for bits, level in irqs.items():
+            self.set_guest_interrupt(bits, level)
 
     def set_timer(self, deadline: int) -> None:
         self.timer_deadline = deadline
@@ -135,6 +151,8 @@ class Vcpu:
                 self._kick.clear()
                 return exits.Exit(exits.INTR, bpc=hart.regs.read(PC), message="kicked")
             self._poll_timer()
+            if self._async_irqs:
+                self._apply_async_irqs()
             if self.waiting:
                 if not self._guest_interrupt_pending():
                     self._sleep()
@@ -142,10 +160,13 @@ class Vcpu:
                 self.waiting = False
             self._exit = None
             self._close_exit_timer()
+            self._in_engine = True
             try:
                 hart.run_slice()
             except GuestDied as death:
                 return self._die(death.reason, death.dump)
+            finally:
+                self._in_engine = False
             if self._exit is not None:
                 return self._leave(self._exit)
 

@@ -22,6 +22,8 @@ from ..machine.ram import Ram
 from .gstage import GPA_BITS, GStage, PoolExhausted, level_size
 
 HOST_BASE = 0x10_0000_0000          # host physical RAM of a VM (64 GiB: no guest uses it)
+IO_WINDOW_BASE = 0x20_0000_0000     # host physical pages of in-hypervisor devices ...
+IO_WINDOW_SIZE = 64 << 20           # ... (register_mmio_device), at 128 GiB
 PAGE = 0x1000
 SUPERPAGE = 2 << 20
 MEM_LOG_DIRTY_PAGES = 1 << 0        # KVM_MEM_LOG_DIRTY_PAGES
@@ -31,6 +33,23 @@ KNOWN_FLAGS = MEM_LOG_DIRTY_PAGES | MEM_READONLY
 
 class VmError(RvkvmError):
     """A bad request to the VM API (overlapping slots, memory that does not fit)."""
+
+
+def _device_callbacks(dev, limit: int):
+    """Engine MMIO callbacks for an in-hypervisor device; they count accesses in
+    dev.mmio_reads/mmio_writes (the VMM's --stats), as the native bus does."""
+    dev.mmio_reads = dev.mmio_writes = 0
+
+    def read_cb(uc, offset, size, _user):
+        dev.mmio_reads += 1
+        return dev.read(offset, size) if offset + size <= limit else 0
+
+    def write_cb(uc, offset, size, value, _user):
+        dev.mmio_writes += 1
+        if offset + size <= limit:
+            dev.write(offset, size, value & ((1 << (8 * size)) - 1))
+
+    return read_cb, write_cb
 
 
 def _pool_size(host_bytes: int) -> int:
@@ -120,6 +139,8 @@ class VM:
         self._starts: list[int] = []
         self.vcpus = []
         self.stats = {"gstage_faults": 0, "dirty_faults": 0}
+        self._io_regions: list[tuple[int, int, int]] = []   # (gpa, size, hpa)
+        self._io_next = IO_WINDOW_BASE
 
     # ------------------------------------------------------------------ memory
     def allocate_memory(self, size: int) -> HostMemory:
@@ -222,11 +243,44 @@ class VM:
         self._mark_dirty(s, gpa, len(data))
         return True
 
+    # ------------------------------------------------------------------ in-hypervisor devices
+    def register_mmio_device(self, gpa: int, size: int, device) -> None:
+        """Serve guest accesses to [gpa, gpa + size) with `device` (read(offset, size),
+        write(offset, size, value)) without any exit, as KVM's in-kernel devices on its
+        io bus: the G-stage maps those pages to engine MMIO pages in the IO window, so
+        the engine calls the device in the middle of the guest instruction. The device
+        must not touch the engine (raise interrupts through Vcpu.set_guest_interrupt_async)."""
+        if gpa % PAGE or size <= 0:
+            raise VmError(f"MMIO device at {gpa:#x}: must start on a 4 KiB page")
+        pages = (size + PAGE - 1) & ~(PAGE - 1)
+        for g, sz, _ in self._io_regions:
+            if gpa < g + sz and g < gpa + pages:
+                raise VmError(f"MMIO device at {gpa:#x} overlaps another at {g:#x}")
+        if self.find_slot(gpa) or self.find_slot(gpa + pages - 1):
+            raise VmError(f"MMIO device at {gpa:#x} overlaps a memory slot")
+        if self._io_next + pages > IO_WINDOW_BASE + IO_WINDOW_SIZE:
+            raise VmError("the VM's IO window is full")
+        hpa, self._io_next = self._io_next, self._io_next + pages
+        read_cb, write_cb = _device_callbacks(device, size)
+        self.uc.mmio_map(hpa, pages, read_cb, None, write_cb, None)
+        self._io_regions.append((gpa, pages, hpa))
+
+    def _io_region(self, gpa: int):
+        for g, size, hpa in self._io_regions:
+            if g <= gpa < g + size:
+                return hpa + (gpa & ~(PAGE - 1)) - g
+        return None
+
     # ------------------------------------------------------------------ G-stage faults
     def map_fault(self, gpa: int, store: bool) -> str:
         """Serve a guest-page fault at gpa: "mapped" (resume), or "mmio" (no slot, or a
         store to a READONLY slot: the access goes to the VMM)."""
         s = self.find_slot(gpa)
+        if s is None and self._io_regions:
+            hpa = self._io_region(gpa)
+            if hpa is not None:
+                self.gstage.map(gpa & ~(PAGE - 1), hpa, 0, True)
+                return "mapped"
         if s is None or (store and s.flags & MEM_READONLY):
             return "mmio"
         self.stats["gstage_faults"] += 1
