@@ -252,7 +252,7 @@ def cli():
 @click.option("--trace", multiple=True, callback=parse_trace, metavar="LIST",
               help="Comma-separated, repeatable: " + "; ".join(
                   f"{name}: {what}" for name, what in TRACE_CATEGORIES.items()
-                  if name in ("int", "sbi", "mmio")) + " (mmu, exit: reserved).")
+                  if name in ("int", "sbi", "mmio", "mmu", "exit")) + ".")
 @click.option("--stats", is_flag=True,
               help="At exit, print trap, SBI and MMIO counts and where the time went.")
 @click.option("--slice-ms", type=PositiveSeconds(), default=2.0, show_default=True,
@@ -264,8 +264,14 @@ def cli():
 @click.option("-s", "gdb_default", is_flag=True, help="Shorthand for --gdb tcp::1234.")
 @click.option("-S", "gdb_wait", is_flag=True,
               help="Wait for gdb before the first instruction (with --gdb or -s).")
+@click.option("--guest", is_flag=True,
+              help="Run KERNEL as a VS-mode guest of rvkvm's own hypervisor (rvkvm/hv), "
+                   "kvmtool-style.")
+@click.option("--cpu", default="rv64", show_default=True, metavar="MODEL",
+              help="The hart, QEMU syntax: rv64 (RV64GC with the H extension) or rv64,h=off "
+                   "(a plain RV64GC hart).")
 def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, timeout,
-         expect, trace, stats, slice_ms, gdb, gdb_default, gdb_wait):
+         expect, trace, stats, slice_ms, gdb, gdb_default, gdb_wait, guest, cpu):
     """Boot KERNEL (ELF, Linux Image or raw binary) on the virt machine."""
     signal.signal(signal.SIGTERM, _raise_interrupted)
     if smp != 1:
@@ -275,12 +281,22 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         load_addr=parse_int(load_addr, "--load-addr") if load_addr else None,
         slice_seconds=min(slice_ms, MAX_SLICE_MS) / 1000, trace=trace,
         expect=check_regex(expect), stats=stats)
+    has_h = parse_cpu(cpu)
     if not dump_dtb and sys.stdout is None:
         raise RvkvmError("stdout is closed: the guest's console has nowhere to go")
-    from .machine.virt import MachineConfig, VirtMachine
-    machine = _make_machine(VirtMachine, MachineConfig(**config_args))
+    if guest:                              # rvkvm/hv's VMM instead of the native machine
+        for option, value in (("--bios", bios), ("--load-addr", load_addr), ("--gdb", gdb),
+                              ("-s", gdb_default), ("-S", gdb_wait), ("--cpu", not has_h)):
+            if value:
+                raise click.BadParameter("not with --guest", param_hint=option)
+        from .hv.vmm import GuestConfig, Vmm
+        del config_args["bios"], config_args["load_addr"]
+        machine = _make_machine(Vmm, GuestConfig(**config_args))
+    else:
+        from .machine.virt import MachineConfig, VirtMachine
+        machine = _make_machine(VirtMachine, MachineConfig(**config_args, has_h=has_h))
     machine.load(kernel)
-    for note in machine.notes:
+    for note in getattr(machine, "notes", ()):
         click.echo(f"rvkvm: note: {note}", err=True)
     if dump_dtb:                           # the tree this kernel would get (initrd, bootargs)
         _write_file(dump_dtb, machine.dtb, "the device tree")
@@ -314,6 +330,24 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
     if result.dump:
         click.echo(result.dump, err=True)
     return status
+
+
+def parse_cpu(model: str) -> bool:
+    """--cpu rv64[,h=on|off]: whether the hart has the H extension (QEMU's -cpu rv64,h=...)."""
+    name, *props = model.split(",")
+    if name != "rv64":
+        raise click.BadParameter(f"{model!r}: the only model is rv64", param_hint="--cpu")
+    has_h = True
+    for prop in props:
+        key, _, value = prop.partition("=")
+        if key != "h" or value not in BOOL_WORDS:
+            raise click.BadParameter(f"{prop!r}: the only property is h=on|off",
+                                     param_hint="--cpu")
+        has_h = BOOL_WORDS[value]
+    return has_h
+
+
+BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
 
 def _make_machine(machine_class, config):
