@@ -24,6 +24,7 @@ from .walk import WalkConfig
 
 
 ENV_VAR = "RVKVM_TLB"
+BARE_M = WalkConfig(satp=0, priv=PRV_M)       # M's own accesses: no translation
 CHOICES = ("engine", "hook")
 
 
@@ -56,7 +57,11 @@ class Translation:
             from .fillhook import FillHook
             h = self.hart
             ranges = [(h.ram.base, h.ram.size), *h.mmio_ranges]
-            self._hook = FillHook(h.uc, h.ram, ranges, trace=self.trace)
+            trace = None
+            if self.trace is not None:
+                def trace(line, out=self.trace, hart=h):
+                    out(f"{line}, bpc {hart.h.bpc:#x}")
+            self._hook = FillHook(h.uc, h.ram, ranges, trace=trace)
             self._hook.install()
         return self._hook
 
@@ -80,10 +85,19 @@ class Translation:
 
     def enter_machine(self) -> None:
         """M loaded: the identity map through Unicorn's walker (mprv_changed() then
-        brings the hook back if MPRV asks for it)."""
-        if self._hooked:
+        brings the hook back if MPRV asks for it), or the hook translating bare
+        (RVKVM_TLB=hook, --trace mmu)."""
+        if self.hook_host:
+            self._bare_machine()
+        elif self._hooked:
             self._hook.set_virt(False)
             self._use_engine_walker()
+
+    def _bare_machine(self) -> None:
+        hook = self._fill_hook()
+        hook.set_virt(False)
+        hook.set_mprv(BARE_M)
+        self._use_hook()
 
     def enter_host(self) -> None:
         """HS/U loaded: Unicorn's walker, or the hook single-stage (RVKVM_TLB=hook,
@@ -106,8 +120,7 @@ class Translation:
         self.mprv_virt = bool(wanted and ms & MSTATUS_MPV and h.has_h)
         if not wanted:
             if self._hooked and h.context == "machine":
-                self._hook.set_mprv(None)
-                self._use_engine_walker()
+                self.enter_machine() if self.hook_host else self._use_engine_walker()
                 h.flush_tlb()              # a mode switch keeps the other mode's entries
             return
         if self.mprv_virt:
