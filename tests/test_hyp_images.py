@@ -90,3 +90,17 @@ def test_every_hyp_image_is_covered():
     assert sources == set(HYP_IMAGES)
     missing = [name for name in HYP_IMAGES if not (IMAGES / f"{name}.elf").exists()]
     assert not missing, f"not built (run make -C images): {missing}"
+
+
+def test_trace_int_shows_v_transitions_with_bpc():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rvkvm.cli", "boot", str(IMAGES / "hyp_enter.elf"),
+         "--timeout", str(BOOT_TIMEOUT), "--trace", "int"],
+        cwd=REPO, capture_output=True, text=True, timeout=BOOT_TIMEOUT + 30)
+    assert proc.returncode == 0, describe(proc)
+    v = re.findall(r"^\[int\] V=([01])->([01]) (\w+)->(\w+) pc=(0x[0-9a-f]+) bpc=(0x[0-9a-f]+)$",
+                   proc.stderr, re.M)
+    assert ("0", "1", "M", "VS") in [t[:4] for t in v]          # mret with MPV
+    assert ("0", "1", "HS", "VS") in [t[:4] for t in v]         # sret with SPV
+    exits = [t for t in v if t[0] == "1"]
+    assert exits and all(t[4] == t[5] for t in exits)           # bpc = the guest pc at exit
