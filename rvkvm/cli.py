@@ -308,8 +308,9 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
         from .gdb import DEFAULT_SPEC, start_stub
         debugger = start_stub(machine, gdb or DEFAULT_SPEC, wait=gdb_wait)
     with signals_end_run(machine):
-        if "int" in trace:
-            click.echo(f"rvkvm: time slicing: {machine.hart.slicer.kind}", err=True)
+        if "int" in trace or "mmu" in trace:
+            click.echo(f"rvkvm: time slicing: {machine.hart.slicer.kind}; two-stage translation: "
+                       f"{machine.hart.translation.kind} fill hook", err=True)
         machine.console.start_input()
         started = time.perf_counter()
         try:

@@ -297,6 +297,10 @@ class VirtMachine:
             lines.append(f"  {name:<28}{count:>10}")
         for dev in self.bus.devices:
             lines.append(f"  mmio {dev.name:<23}{dev.mmio_reads:>10} reads {dev.mmio_writes:>8} writes")
+        fills = h.translation.stats()
+        if fills:
+            lines.append(f"  fill hook ({h.translation.kind}): " + ", ".join(
+                f"{name} {count}" for name, count in fills.items()))
         return "\n".join(lines)
 
     def _final_result(self) -> RunResult:
