@@ -174,8 +174,8 @@ class ExceptionHandling:
 
     def _fetchable(self, va: int) -> bool:
         """Whether the hart, at its current level, may fetch from `va`."""
-        if self.context == "machine":
-            return self._mmap.is_executable(va)
+        if self.context == "machine":       # bare: through the hook, any RAM page
+            return self._mmap.is_executable(va) or (self.translation.hooked and self.ram.contains(va))
         w = self.translate(va, walk.FETCH)
         return w.ok and self.ram.contains(w.pa)
 

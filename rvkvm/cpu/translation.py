@@ -48,6 +48,11 @@ class Translation:
         self.mprv_virt = False        # M's loads/stores translate as V=1 (MPRV with MPV)
 
     @property
+    def hooked(self) -> bool:
+        """Whether the engine translates through the fill hook now."""
+        return self._hooked
+
+    @property
     def kind(self) -> str:
         """Which fill hook serves two-stage translation: "native" or "python"."""
         return self._fill_hook().kind
