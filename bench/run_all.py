@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 BENCHMARKS = ["mips", "trap_cost", "vs_qemu", "startup", "linux_boot", "engine_choices",
-              "gdb_idle", "idle_cpu", "fill_cost", "guest_boot"]
+              "gdb_idle", "idle_cpu", "fill_cost", "guest_boot", "hypervisor"]
 
 
 def main(argv=None) -> int:

@@ -36,7 +36,8 @@ UART_IMAGES = {
     "va_zero": None,
 }
 HTIF_IMAGES = {"htif_hello": "Hello from rvkvm over HTIF!"}
-BENCHMARKS = {"bench_loop", "workload"}   # run by bench/, not here
+BENCHMARKS = {"bench_loop", "workload",    # run by bench/, not here;
+              "bench_vloop", "bench_gpf"}   # their _small builds: test_bench_images.py
 
 # Checks rvkvm fails because of its engine, Unicorn 2.1.4 (QEMU 5.0 inside),
 # kept in their own image (images/README.md, "Known gaps"): check -> why.
