@@ -287,17 +287,20 @@ class CsrViews:
         """Show Unicorn the interrupts of the S level it runs, which it then takes
         natively: HS's delegated ones at V=0, VS's (moved to the S positions) at V=1;
         nothing in M."""
-        if self.context == "machine":
-            value = 0
-        elif self.context == "guest":
+        if self.context != "machine":
             self._sync_sip()
-            value = (self.h.hvip & self.h.hideleg & VS_INTERRUPTS) >> 1
-        else:
-            self._sync_sip()
-            value = (self.m.mip_sw | self.m.mip_lines) & self.m.mideleg & S_INTERRUPTS
+        value = self._interrupts_to_present()
         if value != self._presented_mip or (force and value):
             self.regs.csr_write(rc.UC_RISCV_REG_MIP, value)
             self._presented_mip = value
+
+    def _interrupts_to_present(self) -> int:
+        """Unicorn's mip for the loaded context (see present_interrupts)."""
+        if self.context == "machine":
+            return 0
+        if self.context == "guest":
+            return (self.h.hvip & self.h.hideleg & VS_INTERRUPTS) >> 1
+        return (self.m.mip_sw | self.m.mip_lines) & self.m.mideleg & S_INTERRUPTS
 
     def check_interrupts(self) -> bool:
         """Enter a pending, enabled interrupt Unicorn cannot take itself: an M-level

@@ -28,8 +28,6 @@ from collections import Counter
 from time import perf_counter
 
 from unicorn import (
-    UC_CTL_IO_WRITE,
-    UC_CTL_TLB_FLUSH,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
     UcError,
@@ -86,6 +84,8 @@ M64 = (1 << 64) - 1
 S_REG_IDS = (rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_STVEC, rc.UC_RISCV_REG_SSCRATCH,
              rc.UC_RISCV_REG_SEPC, rc.UC_RISCV_REG_SCAUSE, rc.UC_RISCV_REG_STVAL,
              rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MIE)
+# Unicorn's mstatus bits rvkvm sets: the S fields of the loaded set and the trap bits
+UC_TRAP_AND_OWNED = UC_OWNED | MSTATUS_TVM | UC_MSTATUS_TW | UC_MSTATUS_TSR
 # causes whose tval is a virtual address: from V=1 it is a guest one (hstatus/mstatus.GVA)
 GVA_CAUSES = frozenset((0, 1, 3, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23))
 
@@ -204,7 +204,7 @@ class Hart(CsrViews, ExceptionHandling):
         return "tick"
 
     def flush_tlb(self) -> None:
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        self.regs.flush_tlb()
 
     def forget_code_pages(self) -> None:
         """Python's own cache of kernel code translations (see _insn_at): keyed by
@@ -227,40 +227,48 @@ class Hart(CsrViews, ExceptionHandling):
         if level is M and self.context == "machine" and not force:
             return                             # M to M: nothing in Unicorn changes
         if level.context != self.context or force:
-            self._load_context(level.context, force)
+            self._load_context(level.context, level.uc_priv, force)
+            return
         self.regs.write(PRIV, level.uc_priv)
         self.update_trap_bits()
         self.present_interrupts()
 
-    def _load_context(self, new: str, force: bool) -> None:
+    def _load_context(self, new: str, uc_priv: int, force: bool) -> None:
         """Swap what Unicorn holds (see levels.py): the S CSR sets at V transitions,
-        satp (the identity map in M), mideleg as Unicorn must apply it, translation."""
+        satp (the identity map in M), mideleg as Unicorn must apply it, the trap bits,
+        the interrupts shown, translation; then PRIV. One engine read, one write."""
         old = self.context
         if not force:
             self._sync_sip()               # fold S's native SSIP writes before leaving
         old_owner = "vs" if old == "guest" else "hs"
         new_owner = "vs" if new == "guest" else "hs"
-        if force:
-            uc_vals = None
-        else:
-            uc_vals = self._read_s_regs()
+        r = self.regs
+        uc_vals = r.csr_read_batch(S_REG_IDS)
+        if not force:
             if old_owner != new_owner:
                 self._save_s_regs(old_owner, uc_vals, with_satp=old != "machine")
             elif old == "host":            # host -> machine: HS's satp waits in Python
                 self.s_hs.satp = uc_vals[6]
-        if old == "guest" and not force:
-            self.translation.leave_guest()
+            if old == "guest":
+                self.translation.leave_guest()
         self.context = new
-        if new == "machine":
-            satp = self._mmode_map().satp
+        slot = self.s_vs if new_owner == "vs" else self.s_hs
+        satp = self._mmode_map().satp if new == "machine" else slot.satp
+        ucms, mie = uc_vals[0], uc_vals[7]
+        if force or old_owner != new_owner:
+            status, ie = self._s_status_and_ie(new_owner, slot)
+            regs = ((rc.UC_RISCV_REG_STVEC, slot.tvec), (rc.UC_RISCV_REG_SSCRATCH, slot.scratch),
+                    (rc.UC_RISCV_REG_SEPC, slot.epc), (rc.UC_RISCV_REG_SCAUSE, slot.cause),
+                    (rc.UC_RISCV_REG_STVAL, slot.tval),
+                    (rc.UC_RISCV_REG_MIE, (mie & ~S_INTERRUPTS) | ie))
         else:
-            satp = (self.s_vs if new_owner == "vs" else self.s_hs).satp
-        if uc_vals is None or old_owner != new_owner:
-            self._load_s_regs(new_owner, satp)
-        else:
-            self.regs.csr_write(rc.UC_RISCV_REG_SATP, satp)
-        self.regs.csr_write(rc.UC_RISCV_REG_MIDELEG, self._uc_mideleg())
-        self._presented_mip = -1
+            status, regs = ucms & UC_OWNED, ()
+        self._presented_mip = mip = self._interrupts_to_present()
+        r.write_batch(((PRIV, 3),
+                       (rc.UC_RISCV_REG_MSTATUS, (ucms & ~UC_TRAP_AND_OWNED) | status | self._trap_bits()),
+                       *regs, (rc.UC_RISCV_REG_SATP, satp),
+                       (rc.UC_RISCV_REG_MIDELEG, self._uc_mideleg()), (rc.UC_RISCV_REG_MIP, mip),
+                       (PRIV, uc_priv)))
         if new == "guest":
             self.translation.enter_guest()
         elif new == "host":
@@ -268,9 +276,6 @@ class Hart(CsrViews, ExceptionHandling):
         else:
             self.translation.enter_machine()
         self.flush_tlb()
-
-    def _read_s_regs(self) -> list[int]:
-        return self.regs.csr_read_batch(S_REG_IDS)
 
     def _save_s_regs(self, owner: str, vals: list[int], with_satp: bool) -> None:
         ms, tvec, scratch, epc, cause, tval, satp, mie = vals
@@ -291,25 +296,14 @@ class Hart(CsrViews, ExceptionHandling):
         if with_satp:
             slot.satp = satp
 
-    def _load_s_regs(self, owner: str, satp: int) -> None:
-        r = self.regs
-        slot = self.s_vs if owner == "vs" else self.s_hs
-        ucms, mie = r.csr_read_batch((rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_MIE))
+    def _s_status_and_ie(self, owner: str, slot: SRegs) -> tuple[int, int]:
+        """The sstatus bits and sie (S positions) Unicorn gets for `owner`'s set."""
+        if owner == "hs":
+            return slot.status, slot.ie
         status = slot.status
-        if owner == "vs":
-            if not self.s_hs.status & MSTATUS_FS:
-                status &= ~MSTATUS_FS      # FP instructions trap while HS's FS is Off
-            ie = (self.h.hie & self.h.hideleg & VS_INTERRUPTS) >> 1
-        else:
-            ie = slot.ie
-        p = r.read(PRIV)
-        r.write_batch(((PRIV, 3),
-                       (rc.UC_RISCV_REG_MSTATUS, (ucms & ~UC_OWNED) | status),
-                       (rc.UC_RISCV_REG_STVEC, slot.tvec), (rc.UC_RISCV_REG_SSCRATCH, slot.scratch),
-                       (rc.UC_RISCV_REG_SEPC, slot.epc), (rc.UC_RISCV_REG_SCAUSE, slot.cause),
-                       (rc.UC_RISCV_REG_STVAL, slot.tval), (rc.UC_RISCV_REG_SATP, satp),
-                       (rc.UC_RISCV_REG_MIE, (mie & ~S_INTERRUPTS) | ie),
-                       (PRIV, p)))
+        if not self.s_hs.status & MSTATUS_FS:
+            status &= ~MSTATUS_FS          # FP instructions trap while HS's FS is Off
+        return status, (self.h.hie & self.h.hideleg & VS_INTERRUPTS) >> 1
 
     def _uc_mideleg(self) -> int:
         """mideleg as Unicorn must apply it to the S level it runs: VS's delegated
@@ -324,31 +318,36 @@ class Hart(CsrViews, ExceptionHandling):
         return self._mmap
 
     def update_trap_bits(self) -> None:
+        """Write Unicorn's mstatus trap bits for the context it runs now (_trap_bits)."""
+        r = self.regs
+        ucms = r.csr_read(rc.UC_RISCV_REG_MSTATUS) & UC_OWNED
+        r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms | self._trap_bits())
+
+    def _trap_bits(self) -> int:
         """Unicorn's mstatus trap bits, for the context it runs now:
         - M: TVM and TSR (satp, sfence.vma and sret must reach Python);
         - host: the spec's TVM/TW/TSR, and TSR while hstatus.SPV=1, so that an HS
           `sret` that enters V=1 reaches Python;
         - guest: TW for mstatus.TW or VTW, TSR for VTSR, TVM for VTVM (Python then
           decides between illegal and virtual instruction)."""
-        r = self.regs
-        ucms = r.csr_read(rc.UC_RISCV_REG_MSTATUS) & UC_OWNED
         ms, hs = self.m.mstatus, self.h.hstatus
+        bits = 0
         if self.context == "machine":
-            ucms |= MSTATUS_TVM | UC_MSTATUS_TSR
+            bits = MSTATUS_TVM | UC_MSTATUS_TSR
         elif self.context == "host":
-            ucms |= ms & MSTATUS_TVM
+            bits = ms & MSTATUS_TVM
             if ms & MSTATUS_TW:
-                ucms |= UC_MSTATUS_TW
+                bits |= UC_MSTATUS_TW
             if ms & MSTATUS_TSR or hs & HSTATUS_SPV:
-                ucms |= UC_MSTATUS_TSR
+                bits |= UC_MSTATUS_TSR
         else:
             if ms & MSTATUS_TW or hs & HSTATUS_VTW:
-                ucms |= UC_MSTATUS_TW
+                bits |= UC_MSTATUS_TW
             if hs & HSTATUS_VTSR:
-                ucms |= UC_MSTATUS_TSR
+                bits |= UC_MSTATUS_TSR
             if hs & HSTATUS_VTVM:
-                ucms |= MSTATUS_TVM
-        r.csr_write(rc.UC_RISCV_REG_MSTATUS, ucms)
+                bits |= MSTATUS_TVM
+        return bits
 
     # ------------------------------------------------------------------ traps
     def route(self, trap: Trap, level: Level) -> Level:

@@ -13,6 +13,7 @@ import ctypes
 import importlib.util
 import os
 
+from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE
 from unicorn import riscv_const as rc
 from unicorn.unicorn_py3.unicorn import uclib
 
@@ -27,6 +28,10 @@ uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int
 uclib.uc_reg_write_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
                                      ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
 BATCH_MAX = 16
+# uc_ctl codes (unicorn.h UC_CTL_WRITE(type, nargs)): the binding's ctl() costs ~5 us a call
+# in argument checks, and every V transition makes three
+_CTL_TLB_FLUSH = (UC_CTL_IO_WRITE << 30) | UC_CTL_TLB_FLUSH
+_CTL_TLB_TYPE = (UC_CTL_IO_WRITE << 30) | (1 << 26) | UC_CTL_TLB_TYPE
 
 
 class RegAccess(ctypes.Structure):
@@ -144,6 +149,14 @@ class RegisterFile:
         """a0..a7 in one call."""
         uclib.uc_reg_read_batch(self._h, self._args_ids, self._args_ptrs, 8)
         return tuple(self._args)
+
+    def flush_tlb(self) -> None:
+        """UC_CTL_TLB_FLUSH: the whole engine TLB."""
+        uclib.uc_ctl(self._h, _CTL_TLB_FLUSH)
+
+    def set_tlb_mode(self, mode: int) -> None:
+        """UC_CTL_TLB_TYPE: UC_TLB_CPU or UC_TLB_VIRTUAL (does not flush)."""
+        uclib.uc_ctl(self._h, _CTL_TLB_TYPE, ctypes.c_uint(mode))
 
     def read_batch(self, regs) -> list[int]:
         """Several registers in one engine call (at the current PRIV)."""

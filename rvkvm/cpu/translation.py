@@ -146,11 +146,11 @@ class Translation:
 
     def _use_hook(self) -> None:
         if not self._hooked:
-            self.hart.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+            self.hart.regs.set_tlb_mode(UC_TLB_VIRTUAL)
             self._hooked = True
 
     def _use_engine_walker(self) -> None:
-        self.hart.uc.ctl_set_tlb_mode(UC_TLB_CPU)
+        self.hart.regs.set_tlb_mode(UC_TLB_CPU)
         self._hooked = False
 
     # ---------------------------------------------------------------- invalidation
