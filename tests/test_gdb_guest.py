@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import HOST_TIMEOUT
 from test_gdb import (
     COUNTER,
@@ -91,6 +93,35 @@ def test_guest_linux_monitor_walk_shows_both_stages(vmlinux):  # noqa: F811
     # the same instruction word, read by its guest-physical and by its virtual address
     words = re.findall(r"^0x[0-9a-f]+(?: <start_kernel>)?:\s+(0x[0-9a-f]{8})$", out, re.M)
     assert len(words) == 2 and words[0] == words[1], out
+
+
+@needs_gdb
+def test_guest_ctrl_c_stops_a_vcpu_asleep_in_wfi(shared_dir):
+    shell = shared_dir / "linux" / "shell" / "Image"
+    if not shell.exists():
+        pytest.skip(f"no {shell}")
+    guest = Guest(shell, "--guest")
+    try:
+        gdb = subprocess.Popen(gdb_command(guest.port, shell, [
+            "continue", "x/i $pc - 4", "monitor priv", "stepi", "info registers pc", "kill"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seen = b""
+        while b"rvkvm:/# " not in seen:                             # the shell waits: idle
+            chunk = guest.proc.stdout.read1(4096)
+            assert chunk, seen[-300:]
+            seen += chunk
+        time.sleep(2)                      # its last echo done, the kernel is in its idle loop
+        gdb.send_signal(signal.SIGINT)
+        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
+        _, _, stderr = guest.finish()
+    finally:
+        guest.kill()
+    assert "Program received signal SIGINT" in out, out
+    stopped = re.search(r"^\s*(0x[0-9a-f]+):\s+wfi$", out, re.M)   # just after its wfi
+    assert stopped and "level VS, privilege S, V=1" in out, out
+    stepped = int(re.search(r"^pc\s+(0x[0-9a-f]+)", out, re.M).group(1), 16)
+    assert stepped == int(stopped.group(1), 16) + 8                  # a step ends the WFI
+    assert "killed from gdb" in stderr
 
 
 # ----------------------------------------------------------------------------- bare metal in VS
