@@ -285,8 +285,7 @@ def boot(kernel, memory, bios, initrd, append, dtb, dump_dtb, smp, load_addr, ti
     if not dump_dtb and sys.stdout is None:
         raise RvkvmError("stdout is closed: the guest's console has nowhere to go")
     if guest:                              # rvkvm/hv's VMM instead of the native machine
-        for option, value in (("--bios", bios), ("--load-addr", load_addr), ("--gdb", gdb),
-                              ("-s", gdb_default), ("-S", gdb_wait), ("--cpu", not has_h)):
+        for option, value in (("--bios", bios), ("--load-addr", load_addr), ("--cpu", not has_h)):
             if value:
                 raise click.BadParameter("not with --guest", param_hint=option)
         from .hv.vmm import GuestConfig, Vmm

@@ -18,7 +18,9 @@ def start_stub(machine, spec: str, wait: bool) -> Debugger:
     """Listen for gdb and hook the stub into `machine`'s run loop. With `wait`, the
     first slice waits for gdb to connect (and then for its first continue or step)."""
     listener = Listener(spec)
-    debugger = Debugger(HartTarget(machine), listener, wait)
+    make_target = getattr(machine, "debug_target", None)      # the machine's own view
+    target = make_target() if make_target is not None else HartTarget(machine)
+    debugger = Debugger(target, listener, wait)
     machine.debugger = debugger
     if not wait:
         note(f"gdb stub listening on localhost:{listener.port}")

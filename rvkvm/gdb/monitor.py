@@ -15,8 +15,9 @@ def _phys(target, args: list[str]) -> str:
         return "usage: monitor phys [on|off]\n"
     if args:
         target.physical = modes[args[0]]
-    return (f"gdb memory accesses are {'physical' if target.physical else 'virtual'} "
-            f"addresses{'' if target.physical else ' (through the hart translation)'}\n")
+    if target.physical:
+        return f"gdb memory accesses are {target.describe_physical()}\n"
+    return "gdb memory accesses are virtual addresses (through the hart translation)\n"
 
 
 def _priv(target, args: list[str]) -> str:

@@ -98,6 +98,7 @@ class RunControl:
         self._own_slicer = None              # the hart's slicer while watch mode runs
         self._completed_pc = None            # an access already done at this pc
         self._switch_was_on = False
+        target.halt_due = self.halt_due
 
     # ------------------------------------------------------------------ breakpoints
     def add_breakpoint(self, addr: int) -> None:
@@ -118,6 +119,10 @@ class RunControl:
 
     def at_breakpoint(self) -> bool:
         return bool(self.breakpoints) and self.target.read_pc() in self.breakpoints
+
+    def halt_due(self) -> bool:
+        """After a slice: the hart stands where gdb wants it (a breakpoint, a hit)."""
+        return self.watch_hit is not None or self.at_breakpoint()
 
     # ------------------------------------------------------------------ watchpoints
     def add_watchpoint(self, kind: str, addr: int, length: int) -> bool:

@@ -80,11 +80,16 @@ class Debugger:
         if self._wait_first:
             self._wait_first = False
             self._wait_for_client()
-        if not (self._attention or self.control.breakpoints or self.control.watch_hit):
+        if not self.may_halt():
             return
         reply, announce = self._stop_reason(waiting)
         if reply is not None:
             self._halt(reply, announce)
+
+    def may_halt(self) -> bool:
+        """Whether before_slice could halt now (a run loop may prepare for it)."""
+        return bool(self._wait_first or self._attention or self.control.breakpoints
+                    or self.control.watch_hit)
 
     def _wait_for_client(self) -> None:
         note(f"waiting for gdb on localhost:{self.listener.port}")

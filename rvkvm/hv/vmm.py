@@ -38,6 +38,7 @@ from .. import exit_status
 
 EXIT_TIMEOUT, EXIT_DIED, EXIT_PANIC, EXIT_NO_MATCH = (
     exit_status.TIMEOUT, exit_status.DIED, exit_status.PANIC, exit_status.NO_MATCH)
+COMPLETED_ON_ENTRY = (exits.MMIO, exits.SBI)   # the vcpu finishes their instruction
 HOUSEKEEPING_SECONDS = 0.02     # console flush and device polling while the guest sleeps
 DBCN_MAX = 64 * 1024
 
@@ -70,6 +71,8 @@ class GuestIrq:
 
 
 class Vmm:
+    debugger = None                    # a gdb stub (rvkvm/gdb) hooks itself in here
+
     def __init__(self, config: GuestConfig | None = None):
         self.config = cfg = config or GuestConfig()
         self.vm = VM(host_memory=cfg.ram_size)
@@ -98,6 +101,22 @@ class Vmm:
         self.console.add_input_sink(self.uart.feed)
         self.pollables = (self.uart, self.plic)
         self.dtb = b""
+        self._handlers = {exits.MMIO: self._on_mmio, exits.SBI: self._on_sbi,
+                          exits.SYSTEM_EVENT: self._on_system_event, exits.INTR: self._on_intr}
+
+    # ---------------------------------------------------------------- what a debugger sees
+    @property
+    def hart(self):
+        return self.vcpu.hart
+
+    @property
+    def uc(self):
+        return self.vm.uc
+
+    def debug_target(self):
+        """gdb's view of this machine: the guest's (rvkvm/gdb/guest.py)."""
+        from ..gdb.guest import GuestTarget
+        return GuestTarget(self)
 
     # ---------------------------------------------------------------- Events for devices
     def request_stop(self) -> None:
@@ -141,17 +160,20 @@ class Vmm:
         t_end = None if timeout is None else time.monotonic() + timeout
         stop_ticker = threading.Event()
         threading.Thread(target=self._housekeeping, args=(stop_ticker,), daemon=True).start()
-        handlers = {exits.MMIO: self._on_mmio, exits.SBI: self._on_sbi,
-                    exits.SYSTEM_EVENT: self._on_system_event, exits.INTR: self._on_intr}
         vcpu = self.vcpu
+        exit = None
         try:
             while True:
+                if self.debugger is not None:      # gdb: halts here while it has the hart
+                    self._debug_point(exit)
+                    if self._exit is not None:
+                        return self._final_result()
                 exit = vcpu.run()
                 if exit.reason == exits.INTERNAL_ERROR:
                     if self._exit is not None:
                         return self._final_result()
                     return RunResult(EXIT_DIED, f"guest died: {exit.message}", exit.dump)
-                handlers[exit.reason](exit)
+                self._handlers[exit.reason](exit)
                 if self._exit is not None:
                     return self._final_result()
                 if t_end is not None and exit.reason == exits.INTR and time.monotonic() >= t_end:
@@ -161,6 +183,42 @@ class Vmm:
             stop_ticker.set()
             self.console.flush()
             vcpu.hart.slicer.close()
+
+    # ---------------------------------------------------------------- the gdb stub's hooks
+    def _debug_point(self, last: exits.Exit | None) -> None:
+        """Between two vcpu runs: let the stub halt the guest. An MMIO or SBI exit's
+        instruction is completed first (the vcpu does it on its next run), so gdb sees
+        the state after it, as the guest will."""
+        if not self.debugger.may_halt():
+            return
+        if last is not None and last.reason in COMPLETED_ON_ENTRY:
+            self._complete_exit()
+        self.debugger.before_slice(self.vcpu.waiting)
+
+    def _complete_exit(self) -> None:
+        """Finish the last exit's instruction without running the guest: a kicked vcpu
+        completes it on entry and returns at once."""
+        self.vcpu.kick()
+        self._handlers[exits.INTR](self.vcpu.run())
+
+    def run_debug_slice(self) -> bool:
+        """The stub's single step: one vcpu run (its slicer runs one instruction and
+        returns, rvkvm/gdb/guest.py), the exit it makes served as the run loop would,
+        and that exit's instruction completed. False: the vcpu is dead."""
+        self.vcpu.waiting = False              # WFI is a hint: a step ends it
+        exit = self.vcpu.run()
+        handler = self._handlers.get(exit.reason)
+        if handler is None:                    # dead: the run loop reports it
+            return False
+        handler(exit)
+        if exit.reason in COMPLETED_ON_ENTRY and self._exit is None:
+            self._complete_exit()
+        return True
+
+    def map_guest_page(self, gpa: int) -> bool:
+        """A debugger reads guest RAM the G-stage has not mapped yet: map it as the
+        guest's own first access would (False: no RAM there)."""
+        return self.vm.find_slot(gpa) is not None and self.vm.map_fault(gpa, False) == "mapped"
 
     def _housekeeping(self, stop: threading.Event) -> None:
         """Kick the vcpu now and then, so that a sleeping or spinning guest's console is
