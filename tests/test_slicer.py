@@ -249,11 +249,20 @@ def test_native_slicers_keep_the_guest_exact_across_thousands_of_slices(slicer_c
     assert_exact_final_state(uc, n)
 
 
-def test_the_ticker_fires_again_while_a_slice_goes_on():
+TICKERS = [
+    pytest.param(lambda period, fire: slicer_mod._Ticker(period, fire), id="event"),
+    pytest.param(lambda period, fire: slicer_mod._TimerfdTicker(period, fire, slicer_mod._timerfd),
+                 id="timerfd", marks=pytest.mark.skipif(
+                     slicer_mod._timerfd is None, reason="no timerfd (not 64-bit Linux)")),
+]
+
+
+@pytest.mark.parametrize("make_ticker", TICKERS)
+def test_the_ticker_fires_again_while_a_slice_goes_on(make_ticker):
     # A stop the engine drops (one racing with the start of emu_start) is made up for
     # a period later; nothing fires between slices.
     fired = []
-    ticker = slicer_mod._Ticker(0.01, lambda: fired.append(time.monotonic()))
+    ticker = make_ticker(0.01, lambda: fired.append(time.monotonic()))
     try:
         ticker.slice_begins()
         began = time.monotonic()
@@ -268,6 +277,42 @@ def test_the_ticker_fires_again_while_a_slice_goes_on():
         assert len(fired) == during
     finally:
         ticker.close()
+
+
+@pytest.mark.parametrize("make_ticker", TICKERS)
+def test_the_ticker_fires_for_each_long_slice_and_never_for_short_ones(make_ticker):
+    fired = []
+    ticker = make_ticker(0.5, lambda: fired.append(time.monotonic()))
+    try:
+        for _ in range(20):                    # short slices, each well within its period
+            ticker.slice_begins()
+            ticker.slice_ends()
+            time.sleep(0.002)
+        time.sleep(0.6)                        # a period after the last one
+        assert fired == []
+    finally:
+        ticker.close()
+    ticker = make_ticker(0.02, lambda: fired.append(time.monotonic()))
+    try:
+        for _ in range(2):                     # long ones: one fire each, a period in
+            ticker.slice_begins()
+            began = time.monotonic()
+            while (not fired or fired[-1] < began) and time.monotonic() < began + 10:
+                time.sleep(0.001)
+            ticker.slice_ends()
+            assert fired and fired[-1] - began >= 0.02 * 0.9
+        time.sleep(0.05)
+        assert len(fired) == 2
+    finally:
+        ticker.close()
+    assert not ticker._thread.is_alive()
+
+
+def test_slicers_use_the_timerfd_ticker_on_linux():
+    if slicer_mod._timerfd is None:
+        pytest.skip("no timerfd (not 64-bit Linux)")
+    with ExitSlicer(make_guest(1)) if exit_switch_available() else NativeSlicer(make_guest(1)) as s:
+        assert isinstance(s._ticker, slicer_mod._TimerfdTicker)
 
 
 def test_python_slicer_keeps_the_guest_exact_across_thousands_of_slices():
