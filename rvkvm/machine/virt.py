@@ -13,7 +13,6 @@ the engine: device polling, interrupt delivery, WFI sleeps, exit checks.
 from __future__ import annotations
 
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from unicorn import riscv_const as rc
 from ..cpu.constants import PRV_M, PRV_S
 from ..cpu.hart import Hart, print_trace
 from ..cpu.trap import GuestDied
-from ..devices.base import Clock
+from ..devices.base import Clock, Device
 from ..devices.bus import Bus
 from ..devices.clint import Clint
 from ..devices.finisher import TestFinisher
@@ -35,6 +34,7 @@ from ..errors import LoadError, RvkvmError
 from .. import loaders
 from ..memory import layout
 from .console import Console
+from .wakeup import Wakeup
 from .fdt import build_device_tree, load_dtb, patch_chosen
 from .firmware import PythonFirmware
 from ..memory.ram import Ram
@@ -97,7 +97,7 @@ class VirtMachine:
         self.uc.mem_map_ptr(self.ram.base, self.ram.size, UC_PROT_ALL, self.ram.host_addr)
         self.clock = Clock()
         self._exit: tuple[int, str] | None = None
-        self._wake = threading.Event()
+        self._wake = Wakeup()
         self.console = Console(cfg.console_out, expect=cfg.expect,
                                on_match=lambda: self.request_exit(0, "console matched --expect"),
                                on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
@@ -126,7 +126,7 @@ class VirtMachine:
     # ---------------------------------------------------------------- Events for devices
     def request_stop(self) -> None:
         self.hart.request_stop()
-        self._wake.set()
+        self._wake.ring()
 
     def request_exit(self, status: int, reason: str) -> None:
         if self._exit is None:
@@ -255,6 +255,10 @@ class VirtMachine:
     def run(self, timeout: float | None = None) -> RunResult:
         t_end = None if timeout is None else time.monotonic() + timeout
         hart = self.hart
+        polled = _overriding(self.pollables, "poll")
+        if self.firmware:
+            polled.append(self.firmware)
+        self._timed = _overriding(self.pollables, "next_deadline")
         waiting = False
         try:
             while True:
@@ -266,10 +270,8 @@ class VirtMachine:
                     return RunResult(self.EXIT_TIMEOUT, f"timeout after {timeout:g} s",
                                      hart.dump())
                 self.console.flush()
-                for dev in self.pollables:
+                for dev in polled:
                     dev.poll()
-                if self.firmware:
-                    self.firmware.poll()
                 if waiting:
                     if hart.pending_enabled():
                         waiting = False
@@ -311,19 +313,25 @@ class VirtMachine:
     def _sleep_until_event(self, t_end: float | None) -> None:
         """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
         No polling period: whatever else can end a WFI (host input, a device line, an
-        exit request, Ctrl-A x) calls request_stop(), which sets `_wake`."""
-        deadlines = [d for d in (dev.next_deadline() for dev in self.pollables) if d is not None]
+        exit request, Ctrl-A x) calls request_stop(), which rings `_wake`."""
+        deadline = None
+        for dev in self._timed:
+            d = dev.next_deadline()
+            if d is not None and (deadline is None or d < deadline):
+                deadline = d
         if self.firmware is not None:
-            deadline = self.firmware.next_deadline()
-            if deadline is not None:
-                deadlines.append(deadline)
-        wait = None                        # no deadline: until an event
-        if deadlines:
-            wait = max(0.0, self.clock.seconds_until(min(deadlines)))
+            d = self.firmware.next_deadline()
+            if d is not None and (deadline is None or d < deadline):
+                deadline = d
+        wait = None if deadline is None else self.clock.seconds_until(deadline)
         if t_end is not None:
-            left = max(0.0, t_end - time.monotonic())
+            left = t_end - time.monotonic()
             wait = left if wait is None else min(wait, left)
-        if wait is not None:
-            wait = min(wait, threading.TIMEOUT_MAX)    # mtimecmp = -1 is ~58,000 years away
-        self._wake.wait(wait)
-        self._wake.clear()
+        self._wake.sleep(wait)           # None: until an event (mtimecmp = -1 is far away)
+
+
+def _overriding(devices, method: str) -> list:
+    """The devices whose class has its own `method` (Device's does nothing): the run
+    loop calls only those, between every two slices."""
+    default = getattr(Device, method)
+    return [dev for dev in devices if getattr(type(dev), method) is not default]
