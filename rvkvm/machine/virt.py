@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
 from unicorn import riscv_const as rc
@@ -26,7 +27,6 @@ from ..devices.base import Clock, Device
 from ..devices.bus import Bus
 from ..devices.clint import Clint
 from ..devices.finisher import TestFinisher
-from ..devices.htif import Htif
 from ..devices.plic import Plic
 from ..devices.uart16550 import IER_ERBFI, make_uart0
 from .. import exit_status
@@ -34,10 +34,12 @@ from ..errors import LoadError, RvkvmError
 from .. import loaders
 from ..memory import layout
 from .console import Console
-from .wakeup import Wakeup
 from .fdt import build_device_tree, load_dtb, patch_chosen
-from .firmware import PythonFirmware
+from .wakeup import Wakeup
 from ..memory.ram import Ram
+
+if TYPE_CHECKING:                 # imported where used: a bare-metal run needs neither
+    from .firmware import PythonFirmware
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
 ISA_STRING_H = "rv64imafdch_zicsr_zifencei"
@@ -166,6 +168,7 @@ class VirtMachine:
             info = self._write_fw_dynamic_info(k.entry)
             self.hart.reset(firmware.entry, PRV_M, a0=0, a1=self.dtb_addr, a2=info)
         elif k.is_linux and bios != "none":
+            from .firmware import PythonFirmware   # the SBI in Python: only Linux needs it
             self.firmware = PythonFirmware(
                 self, trace=print_trace if "sbi" in cfg.trace else None)
             self.hart.firmware = self.firmware
@@ -212,6 +215,7 @@ class VirtMachine:
         tohost = symbols.get("tohost")
         if tohost is None:
             return
+        from ..devices.htif import Htif            # only guests with a `tohost` symbol
         self.htif = Htif(self.ram, tohost, symbols.get("fromhost"), self.console.write, self)
         self.htif.install(self.uc)
         self.console.add_input_sink(self.htif.feed)
