@@ -239,9 +239,11 @@ class _TimerfdTicker:
 
     def _loop(self) -> None:
         # An expiry read just as one slice ended and the next began belongs to the
-        # old slice: fire only for a slice that has run a period (less a margin for
-        # the timer's own rounding).
+        # old slice, and one read late (this thread kept from running) may be followed
+        # at once by the next: fire only a period (less a margin for the timer's own
+        # rounding) after the slice began and after the last fire, as _Ticker does.
         early = self.period * 0.9
+        fired_at = 0.0
         while True:
             try:
                 os.read(self._fd, 8)
@@ -249,7 +251,9 @@ class _TimerfdTicker:
                 return
             if self._closed:
                 return
-            if self._running and time.monotonic() - self._started >= early:
+            now = time.monotonic()
+            if self._running and now - max(self._started, fired_at) >= early:
+                fired_at = now
                 self._fire()
 
 
