@@ -33,6 +33,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wakeups(pid: int) -> int:
+    """Context switches of all the process's threads so far: each is a thread that
+    slept and was woken (a ticker, a timer), which costs CPU beyond the guest's work."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if line.startswith(("voluntary_ctxt_switches",
+                                                 "nonvoluntary_ctxt_switches")))
+        except OSError:                # the thread ended meanwhile
+            pass
+    return total
+
+
 def read_until(fd: int, marker: bytes, timeout: float) -> bool:
     seen = bytearray()
     deadline = time.monotonic() + timeout
@@ -66,7 +81,7 @@ def drain(fd: int, seconds: float) -> None:
 
 
 def idle_percent(argv: list[str], settle: float, interval: float, timeout: float):
-    """(CPU % of one core while idle at the prompt, or None; why not)."""
+    """(CPU % of one core while idle at the prompt, or None; why not; wake-ups/s)."""
     master, slave = pty.openpty()
     # this checkout's rvkvm, even where another one is installed
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
@@ -74,17 +89,18 @@ def idle_percent(argv: list[str], settle: float, interval: float, timeout: float
     os.close(slave)
     try:
         if not read_until(master, PROMPT, timeout):
-            return None, "no shell prompt"
+            return None, "no shell prompt", 0.0
         drain(master, settle)
-        cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
+        cpu0, woken0, wall0 = cpu_seconds(proc.pid), wakeups(proc.pid), time.monotonic()
         drain(master, interval)
-        cpu1, wall1 = cpu_seconds(proc.pid), time.monotonic()
+        cpu1, woken1, wall1 = cpu_seconds(proc.pid), wakeups(proc.pid), time.monotonic()
         os.write(master, b"\x01x")     # Ctrl-A x: both rvkvm and QEMU quit
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        return 100.0 * (cpu1 - cpu0) / (wall1 - wall0), ""
+        return (100.0 * (cpu1 - cpu0) / (wall1 - wall0), "",
+                (woken1 - woken0) / (wall1 - wall0))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -114,13 +130,13 @@ def main(argv=None):
         print(f"  QEMU skipped: needs {QEMU} and {args.fw_jump}")
     results, percents = [], {}
     for name, cmd in configs.items():
-        percent, why = idle_percent(cmd, args.settle, args.interval, args.timeout)
+        percent, why, woken = idle_percent(cmd, args.settle, args.interval, args.timeout)
         if percent is None:
             print(f"  {name:22s} FAILED: {why}")
             results.append(report(f"idle CPU, {name}", "FAILED", "", None, False, why))
             continue
         percents[name] = percent
-        print(f"  {name:22s} {percent:5.1f} % of a core")
+        print(f"  {name:22s} {percent:5.1f} % of a core, {woken:5.0f} thread wake-ups/s")
     rvkvm = percents.get("rvkvm (built-in SBI)")
     if rvkvm is not None:
         results.append(report("idle CPU, rvkvm", rvkvm, "%", f"<= {TARGET_PERCENT:g} %",

@@ -4,7 +4,9 @@ hello.elf prints one line and powers off, so its process time is almost all star
 (interpreter, imports, engine, RAM, the slicer's self-check, device tree). A CI job
 running one process per ISA test pays it every time. Measured, median of --repeat:
     python -c pass                       the interpreter and site alone (the floor)
-    rvkvm boot images/hello.elf          bytecode cached (a warm checkout)
+    rvkvm boot images/hello.elf          bytecode cached (a warm checkout; the slicer's
+                                         exit-switch proof cached in ~/.cache/rvkvm by
+                                         the warm-up run, as after any first run)
     the same, no bytecode                a fresh copy of the package, PYTHONDONTWRITEBYTECODE=1
                                          (as on CI machines that set it: every module of
                                          rvkvm compiled at every start)

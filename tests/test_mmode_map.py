@@ -127,3 +127,38 @@ def test_an_m_mode_access_to_a_hole_is_a_precise_access_fault(monkeypatch, slice
     assert r.read_x(S1) == start + 4 * ACCESS          # mepc: the access itself
     assert r.read_x(S2) == HOLE                        # mtval: its address
     assert r.read_x(S0) == 0                           # nothing after it ran
+
+
+class EngineMemory:
+    """The walker's Memory over the engine's physical memory (where the tables live)."""
+
+    def __init__(self, uc):
+        self.uc = uc
+
+    def read_u64(self, pa):
+        return int.from_bytes(self.uc.mem_read(pa, 8), "little")
+
+    def write_u64(self, pa, value):
+        raise AssertionError(f"the walker wrote {value:#x} at {pa:#x}: A/D should be set")
+
+    def contains(self, pa, length=1):
+        return True
+
+
+def test_every_ram_page_walks_to_itself_read_write_across_a_gib_boundary():
+    from rvkvm.cpu import walk
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    ram_base, ram_size = (1 << 30) - 2 * MEGA, 6 * MEGA     # 2 MiB below 1 GiB, 4 MiB above
+    mmap = MachineModeMap(uc, ram_base, ram_size, [(layout.UART0_BASE, 0x100)])
+    cfg = walk.WalkConfig(satp=mmap.satp, priv=1)
+    mem = EngineMemory(uc)
+    for pa in range(ram_base, ram_base + ram_size, PAGE):
+        va = pa + (pa >> 12) % PAGE                          # a different offset per page
+        w = walk.translate(mem, va, walk.STORE, cfg)
+        assert (w.ok, w.pa, w.perms) == (True, va, walk.PROT_R | walk.PROT_W), hex(va)
+        assert not walk.translate(mem, va, walk.FETCH, cfg).ok   # executable on first fetch only
+    for outside in (ram_base - PAGE, ram_base + ram_size):
+        assert walk.translate(mem, outside, walk.LOAD, cfg).cause == 13
+    assert mmap.make_executable(ram_base + ram_size - 1)
+    uc_pte_is_x = walk.translate(mem, ram_base + ram_size - PAGE, walk.FETCH, cfg)
+    assert (uc_pte_is_x.ok, uc_pte_is_x.pa) == (True, ram_base + ram_size - PAGE)

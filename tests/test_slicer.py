@@ -3,6 +3,7 @@ slice boundary (what an asynchronous emu_stop does on Unicorn 2.1.4) shows up he
 as a wrong counter, a wrong sum or a pointer chase that is off by a step."""
 import gc
 import itertools
+import os
 import struct
 import threading
 import time
@@ -175,8 +176,9 @@ def test_native_slicer_is_built():
 
 def test_the_exit_switch_is_proven_on_the_pinned_unicorn(monkeypatch):
     # unicorn==2.1.4 is pinned: its self-check must pass, or rvkvm silently runs at
-    # the block hook's speed. Elsewhere the reason says what did not match.
-    offset, why = exit_switch()
+    # the block hook's speed. Elsewhere the reason says what did not match. The proof
+    # itself, not exit_switch(): that may answer from the cache.
+    offset, why = exit_switch_mod._prove_exit_switch()
     assert offset is not None, why
     monkeypatch.delenv("RVKVM_SLICER", raising=False)
     with make_slicer(make_guest(1)) as slicer:
@@ -247,11 +249,20 @@ def test_native_slicers_keep_the_guest_exact_across_thousands_of_slices(slicer_c
     assert_exact_final_state(uc, n)
 
 
-def test_the_ticker_fires_again_while_a_slice_goes_on():
+TICKERS = [
+    pytest.param(lambda period, fire: slicer_mod._Ticker(period, fire), id="event"),
+    pytest.param(lambda period, fire: slicer_mod._TimerfdTicker(period, fire, slicer_mod._timerfd),
+                 id="timerfd", marks=pytest.mark.skipif(
+                     slicer_mod._timerfd is None, reason="no timerfd (not 64-bit Linux)")),
+]
+
+
+@pytest.mark.parametrize("make_ticker", TICKERS)
+def test_the_ticker_fires_again_while_a_slice_goes_on(make_ticker):
     # A stop the engine drops (one racing with the start of emu_start) is made up for
     # a period later; nothing fires between slices.
     fired = []
-    ticker = slicer_mod._Ticker(0.01, lambda: fired.append(time.monotonic()))
+    ticker = make_ticker(0.01, lambda: fired.append(time.monotonic()))
     try:
         ticker.slice_begins()
         began = time.monotonic()
@@ -266,6 +277,42 @@ def test_the_ticker_fires_again_while_a_slice_goes_on():
         assert len(fired) == during
     finally:
         ticker.close()
+
+
+@pytest.mark.parametrize("make_ticker", TICKERS)
+def test_the_ticker_fires_for_each_long_slice_and_never_for_short_ones(make_ticker):
+    fired = []
+    ticker = make_ticker(0.5, lambda: fired.append(time.monotonic()))
+    try:
+        for _ in range(20):                    # short slices, each well within its period
+            ticker.slice_begins()
+            ticker.slice_ends()
+            time.sleep(0.002)
+        time.sleep(0.6)                        # a period after the last one
+        assert fired == []
+    finally:
+        ticker.close()
+    ticker = make_ticker(0.02, lambda: fired.append(time.monotonic()))
+    try:
+        for _ in range(2):                     # long ones: one fire each, a period in
+            ticker.slice_begins()
+            began = time.monotonic()
+            while (not fired or fired[-1] < began) and time.monotonic() < began + 10:
+                time.sleep(0.001)
+            ticker.slice_ends()
+            assert fired and fired[-1] - began >= 0.02 * 0.9
+        time.sleep(0.05)
+        assert len(fired) == 2
+    finally:
+        ticker.close()
+    assert not ticker._thread.is_alive()
+
+
+def test_slicers_use_the_timerfd_ticker_on_linux():
+    if slicer_mod._timerfd is None:
+        pytest.skip("no timerfd (not 64-bit Linux)")
+    with ExitSlicer(make_guest(1)) if exit_switch_available() else NativeSlicer(make_guest(1)) as s:
+        assert isinstance(s._ticker, slicer_mod._TimerfdTicker)
 
 
 def test_python_slicer_keeps_the_guest_exact_across_thousands_of_slices():
@@ -426,3 +473,86 @@ def test_the_guest_detects_an_asynchronous_stop():
         thread.join()
     with pytest.raises(AssertionError):
         assert_exact_final_state(uc, n)
+
+
+# ----------------------------------------------------------------------------- the cache
+
+@pytest.fixture
+def fresh_exit_switch(monkeypatch, tmp_path):
+    """exit_switch() as in a new process, with its cache in tmp_path; returns the
+    list of proofs run (each a real _prove_exit_switch)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(exit_switch_mod, "_exit_switch", None)
+    proofs = []
+    real_prove = exit_switch_mod._prove_exit_switch
+
+    def counted_prove():
+        proofs.append(1)
+        return real_prove()
+    monkeypatch.setattr(exit_switch_mod, "_prove_exit_switch", counted_prove)
+    if exit_switch_mod._locate_engine_flags()[0] is None:
+        pytest.skip("no exit switch to cache on this Unicorn")
+    return proofs
+
+
+def new_process(monkeypatch):
+    monkeypatch.setattr(exit_switch_mod, "_exit_switch", None)
+    return exit_switch()
+
+
+def test_a_passed_proof_is_remembered_across_processes(fresh_exit_switch, monkeypatch, tmp_path):
+    first = new_process(monkeypatch)
+    assert first[0] is not None and fresh_exit_switch == [1]
+    assert exit_switch_mod.cache_path() == str(tmp_path / "rvkvm" / "exit_switch")
+    second = new_process(monkeypatch)
+    assert fresh_exit_switch == [1], "the second process proved again"
+    assert (second[0].no_exit_request, second[0].skip_sync_pc) == (
+        first[0].no_exit_request, first[0].skip_sync_pc)
+
+
+def _edit_cache(edit):
+    path = exit_switch_mod.cache_path()
+    with open(path) as f:
+        key, offsets = f.read().splitlines()
+    with open(path, "w") as f:
+        f.write("\n".join(edit(key, offsets)) + "\n")
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda key, offsets: (key.replace(repr(exit_switch_mod.__version__),
+                                                   "'0.0.0.other'"), offsets),
+                 id="another-rvkvm-version"),
+    pytest.param(lambda key, offsets: (key.replace(str(os.stat(
+        os.path.realpath(exit_switch_mod.uclib._name)).st_size), "1"), offsets),
+                 id="another-library-size"),
+    pytest.param(lambda key, offsets: (key, " ".join(str(int(o) + 8) for o in offsets.split())),
+                 id="other-offsets"),
+    pytest.param(lambda key, offsets: ("garbage",), id="garbage"),
+])
+def test_a_cache_that_does_not_match_exactly_is_proved_again(fresh_exit_switch, monkeypatch, edit):
+    new_process(monkeypatch)
+    _edit_cache(edit)
+    flags, why = new_process(monkeypatch)
+    assert flags is not None, why
+    assert fresh_exit_switch == [1, 1]
+    new_process(monkeypatch)                       # the new proof replaced the bad entry
+    assert fresh_exit_switch == [1, 1]
+
+
+def test_an_unwritable_cache_falls_back_to_the_proof_silently(fresh_exit_switch, monkeypatch,
+                                                              tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_dir))
+    for _ in range(2):
+        flags, why = new_process(monkeypatch)
+        assert flags is not None, why
+    assert fresh_exit_switch == [1, 1]
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_a_failed_proof_is_not_remembered(fresh_exit_switch, monkeypatch):
+    monkeypatch.setattr(exit_switch_mod, "_probe", lambda *args: (0, 0, 0))   # a wrong stop
+    flags, why = new_process(monkeypatch)
+    assert flags is None and "self-check" in why
+    assert not os.path.exists(exit_switch_mod.cache_path())

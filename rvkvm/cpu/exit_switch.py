@@ -5,6 +5,7 @@ this binary before use. rvkvm/cpu/slicer.py's ExitSlicer is the one user."""
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import re
 
@@ -28,6 +29,7 @@ from unicorn.riscv_const import (
 )
 from unicorn.unicorn_py3.unicorn import uclib
 
+from .. import __version__
 from ..errors import RvkvmError
 
 # Unicorn 2.1.4 looks for a stop request in generated code at two kinds of places,
@@ -200,19 +202,85 @@ def _prove_exit_switch() -> tuple[_EngineFlags | None, str]:
     return flags, ""
 
 
+# The proof costs ~5 ms (three engines), a third of a bare-metal run's own work, so a
+# passed proof is remembered across processes in the user's cache directory, keyed
+# strictly: the library file (path, size, mtime, inode), this module's source (size,
+# mtime: the probe lives here) and rvkvm's version. A hit is still re-checked: the
+# offsets read from the library's code now must be the proven ones, and _switch_on
+# checks the engine's bytes on every engine it switches. Any doubt (no file, another
+# key, unreadable, unwritable): the proof runs, as without a cache.
+CACHE_NAME = "exit_switch"
+_CACHE_FORMAT = "rvkvm exit switch 1"
+
+
+def cache_path() -> str:
+    """$XDG_CACHE_HOME/rvkvm/exit_switch (else ~/.cache/rvkvm/exit_switch)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rvkvm", CACHE_NAME)
+
+
+def _cache_key() -> str | None:
+    """What a proof depends on, as one line; None if the library cannot be named."""
+    try:
+        library = os.path.realpath(uclib._name)
+        lib, me = os.stat(library), os.stat(__file__)
+    except (AttributeError, TypeError, OSError):
+        return None
+    return repr((_CACHE_FORMAT, __version__, platform.machine(), library, lib.st_size,
+                 lib.st_mtime_ns, lib.st_ino, me.st_size, me.st_mtime_ns))
+
+
+def _cached_flags(key: str, located: _EngineFlags) -> bool:
+    """Whether the cache holds a passed proof for `key` of exactly the `located` offsets."""
+    try:
+        with open(cache_path(), encoding="utf-8") as f:
+            cached_key, offsets = f.read().split("\n")[:2]
+        no_exit_request, skip_sync_pc = map(int, offsets.split())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return cached_key == key and (no_exit_request, skip_sync_pc) == (
+        located.no_exit_request, located.skip_sync_pc)
+
+
+def _remember(key: str, flags: _EngineFlags) -> None:
+    path = cache_path()
+    partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(f"{key}\n{flags.no_exit_request} {flags.skip_sync_pc}\n")
+        os.replace(partial, path)          # whole or not at all, for concurrent runs
+    except OSError:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
+
+
+def _proven_or_cached() -> tuple[_EngineFlags | None, str]:
+    located, why = _locate_engine_flags()
+    if located is None:
+        return None, why
+    key = _cache_key()
+    if key is not None and _cached_flags(key, located):
+        return located, ""
+    flags, why = _prove_exit_switch()
+    if flags is not None and key is not None:
+        _remember(key, flags)
+    return flags, why
+
+
 _exit_switch: tuple[_EngineFlags | None, str] | None = None
 
 
 def exit_switch() -> tuple[_EngineFlags | None, str]:
     """(where the engine flags are, "") once proven on this Unicorn (checked once per
-    process), else (None, why not)."""
+    process, and remembered across processes: see cache_path), else (None, why not)."""
     global _exit_switch
     if _exit_switch is None:
-        _exit_switch = _prove_exit_switch()
+        _exit_switch = _proven_or_cached()
     return _exit_switch
 
 
 def exit_switch_available() -> bool:
     return exit_switch()[0] is not None
-
-

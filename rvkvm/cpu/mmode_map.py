@@ -20,6 +20,9 @@ The tables live in a region of Unicorn's physical address space outside the
 """
 from __future__ import annotations
 
+import sys
+from array import array
+
 from unicorn import UC_PROT_READ, UC_PROT_WRITE
 
 from .constants import SATP_MODE_SV39
@@ -27,13 +30,24 @@ from .constants import SATP_MODE_SV39
 TABLES_BASE = 0x10_0000_0000          # 64 GiB: above RAM, below Sv39's 2^38 canonical limit
 PAGE = 4096
 MEGA = 2 << 20                        # an Sv39 level-1 leaf
+GIGA = 1 << 30                        # what one level-1 table covers
 SV39_LIMIT = 1 << 38                  # identity-mappable: VA bit 38 must stay clear
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_A, PTE_D = 1, 2, 4, 8, 0x40, 0x80
 LEAF_RW = PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
+PTE_PPN_STEP = 1 << 10                # the PTEs of consecutive pages differ by this
+assert array("Q").itemsize == 8
 
 
 def _vpn(va: int, level: int) -> int:
     return (va >> (12 + 9 * level)) & 0x1FF
+
+
+def _run(first_pte: int, count: int) -> bytes:
+    """`count` little-endian PTEs from `first_pte`, each naming the next page."""
+    ptes = array("Q", range(first_pte, first_pte + count * PTE_PPN_STEP, PTE_PPN_STEP))
+    if sys.byteorder != "little":
+        ptes.byteswap()
+    return ptes.tobytes()
 
 
 class MachineModeMap:
@@ -51,28 +65,39 @@ class MachineModeMap:
                 raise ValueError(f"device range [{base:#x}, {base + size:#x}) cannot be "
                                  "identity-mapped beside RAM under Sv39")
             self._map_range(start, end)
-        self._map_range(self.ram_base, self.ram_end, megapages=False)
+        self._map_ram()
         self._uc = uc
         uc.mem_map(TABLES_BASE, len(self.tables), UC_PROT_READ | UC_PROT_WRITE)
         uc.mem_write(TABLES_BASE, bytes(self.tables))
         self.satp = (SATP_MODE_SV39 << 60) | (self.root >> 12)
 
     # ------------------------------------------------------------------ building
-    def _map_range(self, start: int, end: int, megapages: bool = True) -> None:
+    def _map_range(self, start: int, end: int) -> None:
+        """A device range: 2 MiB leaves where they fit, 4 KiB pages elsewhere."""
         pa = start
         while pa < end:
-            whole = pa % MEGA == 0 and pa + MEGA <= end
-            if whole and megapages:
+            if pa % MEGA == 0 and pa + MEGA <= end:
                 self._set(self._slot(pa, 1), (pa >> 12) << 10 | LEAF_RW)
-                pa += MEGA
-            elif whole:                                # a whole L0 table at once
-                off = self._slot(pa, 0) - TABLES_BASE
-                self.tables[off:off + PAGE] = b"".join(
-                    ((pa + i * PAGE) >> 12 << 10 | LEAF_RW).to_bytes(8, "little") for i in range(512))
                 pa += MEGA
             else:
                 self._set(self._slot(pa, 0), (pa >> 12) << 10 | LEAF_RW)
                 pa += PAGE
+
+    def _map_ram(self) -> None:
+        """RAM in 4 KiB pages. Per GiB: the level-0 tables go side by side, so both
+        their PTEs and the level-1 entries pointing at them are arithmetic runs,
+        built in C by array(range(...)) (a PTE at a time in Python costs 10+ ms at
+        start-up for 128 MiB)."""
+        pa = self.ram_base
+        while pa < self.ram_end:
+            stop = min(self.ram_end, (pa | (GIGA - 1)) + 1)
+            chunks = (stop - pa) // MEGA
+            l1_off = self._slot(pa, 1) - TABLES_BASE
+            assert not any(self.tables[l1_off:l1_off + 8 * chunks]), "RAM's slots are taken"
+            l0_base = TABLES_BASE + len(self.tables)
+            self.tables += _run(pa >> 12 << 10 | LEAF_RW, chunks * 512)
+            self.tables[l1_off:l1_off + 8 * chunks] = _run(l0_base >> 12 << 10 | PTE_V, chunks)
+            pa = stop
 
     def _slot(self, va: int, level: int) -> int:
         """The address of the PTE for `va` at `level`, making the tables above it."""

@@ -87,8 +87,11 @@ class Uart16550(Device):
         self._events.request_stop()
 
     def poll(self) -> None:
-        self._refill_rx()
-        self._update_irq()
+        # Only host input changes the UART between slices: every guest access that
+        # can change the interrupt line updates it at once.
+        if self._host_input:
+            self._refill_rx()
+            self._update_irq()
 
     # -- guest side -----------------------------------------------------------
     def read(self, offset: int, size: int) -> int:

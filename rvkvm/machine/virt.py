@@ -13,9 +13,9 @@ the engine: device polling, interrupt delivery, WFI sleeps, exit checks.
 from __future__ import annotations
 
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
 from unicorn import riscv_const as rc
@@ -23,11 +23,10 @@ from unicorn import riscv_const as rc
 from ..cpu.constants import PRV_M, PRV_S
 from ..cpu.hart import Hart, print_trace
 from ..cpu.trap import GuestDied
-from ..devices.base import Clock
+from ..devices.base import Clock, Device
 from ..devices.bus import Bus
 from ..devices.clint import Clint
 from ..devices.finisher import TestFinisher
-from ..devices.htif import Htif
 from ..devices.plic import Plic
 from ..devices.uart16550 import IER_ERBFI, make_uart0
 from .. import exit_status
@@ -36,8 +35,11 @@ from .. import loaders
 from ..memory import layout
 from .console import Console
 from .fdt import build_device_tree, load_dtb, patch_chosen
-from .firmware import PythonFirmware
+from .wakeup import Wakeup
 from ..memory.ram import Ram
+
+if TYPE_CHECKING:                 # imported where used: a bare-metal run needs neither
+    from .firmware import PythonFirmware
 
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
 ISA_STRING_H = "rv64imafdch_zicsr_zifencei"
@@ -97,7 +99,7 @@ class VirtMachine:
         self.uc.mem_map_ptr(self.ram.base, self.ram.size, UC_PROT_ALL, self.ram.host_addr)
         self.clock = Clock()
         self._exit: tuple[int, str] | None = None
-        self._wake = threading.Event()
+        self._wake = Wakeup()
         self.console = Console(cfg.console_out, expect=cfg.expect,
                                on_match=lambda: self.request_exit(0, "console matched --expect"),
                                on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
@@ -126,7 +128,7 @@ class VirtMachine:
     # ---------------------------------------------------------------- Events for devices
     def request_stop(self) -> None:
         self.hart.request_stop()
-        self._wake.set()
+        self._wake.ring()
 
     def request_exit(self, status: int, reason: str) -> None:
         if self._exit is None:
@@ -166,6 +168,7 @@ class VirtMachine:
             info = self._write_fw_dynamic_info(k.entry)
             self.hart.reset(firmware.entry, PRV_M, a0=0, a1=self.dtb_addr, a2=info)
         elif k.is_linux and bios != "none":
+            from .firmware import PythonFirmware   # the SBI in Python: only Linux needs it
             self.firmware = PythonFirmware(
                 self, trace=print_trace if "sbi" in cfg.trace else None)
             self.hart.firmware = self.firmware
@@ -212,6 +215,7 @@ class VirtMachine:
         tohost = symbols.get("tohost")
         if tohost is None:
             return
+        from ..devices.htif import Htif            # only guests with a `tohost` symbol
         self.htif = Htif(self.ram, tohost, symbols.get("fromhost"), self.console.write, self)
         self.htif.install(self.uc)
         self.console.add_input_sink(self.htif.feed)
@@ -255,6 +259,10 @@ class VirtMachine:
     def run(self, timeout: float | None = None) -> RunResult:
         t_end = None if timeout is None else time.monotonic() + timeout
         hart = self.hart
+        polled = _overriding(self.pollables, "poll")
+        if self.firmware:
+            polled.append(self.firmware)
+        self._timed = _overriding(self.pollables, "next_deadline")
         waiting = False
         try:
             while True:
@@ -266,10 +274,8 @@ class VirtMachine:
                     return RunResult(self.EXIT_TIMEOUT, f"timeout after {timeout:g} s",
                                      hart.dump())
                 self.console.flush()
-                for dev in self.pollables:
+                for dev in polled:
                     dev.poll()
-                if self.firmware:
-                    self.firmware.poll()
                 if waiting:
                     if hart.pending_enabled():
                         waiting = False
@@ -315,19 +321,25 @@ class VirtMachine:
     def _sleep_until_event(self, t_end: float | None) -> None:
         """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
         No polling period: whatever else can end a WFI (host input, a device line, an
-        exit request, Ctrl-A x) calls request_stop(), which sets `_wake`."""
-        deadlines = [d for d in (dev.next_deadline() for dev in self.pollables) if d is not None]
+        exit request, Ctrl-A x) calls request_stop(), which rings `_wake`."""
+        deadline = None
+        for dev in self._timed:
+            d = dev.next_deadline()
+            if d is not None and (deadline is None or d < deadline):
+                deadline = d
         if self.firmware is not None:
-            deadline = self.firmware.next_deadline()
-            if deadline is not None:
-                deadlines.append(deadline)
-        wait = None                        # no deadline: until an event
-        if deadlines:
-            wait = max(0.0, self.clock.seconds_until(min(deadlines)))
+            d = self.firmware.next_deadline()
+            if d is not None and (deadline is None or d < deadline):
+                deadline = d
+        wait = None if deadline is None else self.clock.seconds_until(deadline)
         if t_end is not None:
-            left = max(0.0, t_end - time.monotonic())
+            left = t_end - time.monotonic()
             wait = left if wait is None else min(wait, left)
-        if wait is not None:
-            wait = min(wait, threading.TIMEOUT_MAX)    # mtimecmp = -1 is ~58,000 years away
-        self._wake.wait(wait)
-        self._wake.clear()
+        self._wake.sleep(wait)           # None: until an event (mtimecmp = -1 is far away)
+
+
+def _overriding(devices, method: str) -> list:
+    """The devices whose class has its own `method` (Device's does nothing): the run
+    loop calls only those, between every two slices."""
+    default = getattr(Device, method)
+    return [dev for dev in devices if getattr(type(dev), method) is not default]
