@@ -4,7 +4,7 @@ import pytest
 from hv_helpers import (DIRTY_SLOT, MMIO_BASE, MMIO_READ_VALUE, RO_SLOT, RO_VALUE, T_DIRTY,
                         T_MMIO, T_READONLY, T_SBI, T_WFI, guest_vm, mmio_writes, run_until)
 
-from rvkvm.hv import (INTERNAL_ERROR, MEM_LOG_DIRTY_PAGES, MEM_READONLY, MMIO, SBI, SHUTDOWN,
+from rvkvm.hv import (INTERNAL_ERROR, MEM_LOG_DIRTY_PAGES, MMIO, SBI, SHUTDOWN,
                       SYSTEM_EVENT, VM, VmError)
 from rvkvm.hv.onereg import RegError
 from rvkvm.sbi.constants import SBI_ERR_NOT_SUPPORTED, SBI_SPEC_VERSION

@@ -2,7 +2,6 @@
 and the hook everywhere with RVKVM_TLB=hook or --trace mmu (rvkvm/cpu/translation.py)."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from time import perf_counter
 
 from unicorn import UcError
-from unicorn import riscv_const as rc
 from unicorn import unicorn_const as ucc
 
 from . import walk
@@ -45,7 +44,6 @@ from .constants import (
     MSTATUS_TSR,
     MSTATUS_TVM,
     MSTATUS_TW,
-    PRV_M,
     PRV_S,
     PRV_U,
 )

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from .. import sbi
 from ..cpu import walk
-from ..cpu.constants import MIP_VSSIP, MIP_VSTIP
+from ..cpu.constants import MIP_VSSIP
 from ..cpu.trap import Trap
 from ..sbi.constants import (
     SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_INVALID_PARAM, SBI_EXT_0_1_CONSOLE_GETCHAR,

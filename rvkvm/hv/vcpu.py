@@ -16,7 +16,6 @@ from unicorn import riscv_const as rc
 from ..cpu.constants import (
     HSTATUS_VTW,
     MIP_VSTIP,
-    MSTATUS_FS,
     PRV_S,
     VS_INTERRUPTS,
 )
