@@ -125,6 +125,7 @@ class CsrViews:
         if self.context == "host":
             self.regs.csr_write(rc.UC_RISCV_REG_SATP, value)
             self.flush_tlb()
+            self.translation.refresh()     # the hook's pinned satp, under TVM
         else:
             self.s_hs.satp = value
             self.translation.mprv_changed()

@@ -18,7 +18,17 @@ import os
 from unicorn import UC_TLB_CPU, UC_TLB_VIRTUAL
 from unicorn import riscv_const as rc
 
-from .constants import MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_MPV, MSTATUS_MXR, MSTATUS_SUM, PRV_M
+from .constants import (
+    HSTATUS_VTVM,
+    MSTATUS_MPP,
+    MSTATUS_MPP_SHIFT,
+    MSTATUS_MPRV,
+    MSTATUS_MPV,
+    MSTATUS_MXR,
+    MSTATUS_SUM,
+    MSTATUS_TVM,
+    PRV_M,
+)
 from ..errors import RvkvmError
 from .walk import WalkConfig
 
@@ -140,9 +150,19 @@ class Translation:
         self._use_hook()
         h.flush_tlb()
 
+    def refresh(self) -> None:
+        """The host changed satp/sstatus behind the hook's back (see the module doc)."""
+        if self._hooked:
+            self._refresh()
+
     def _refresh(self) -> None:
-        satp, ms = self.hart.regs.csr_read_batch((rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MSTATUS))
+        h = self.hart
+        satp, ms = h.regs.csr_read_batch((rc.UC_RISCV_REG_SATP, rc.UC_RISCV_REG_MSTATUS))
         self._hook.refresh(satp, ms)
+        # with Unicorn's TVM set (VTVM at V=1, TVM at HS), reading satp at S returns
+        # garbage (two-stage-native.md): the hook uses this one, which only Python changes
+        tvm = (h.h.hstatus & HSTATUS_VTVM) if h.context == "guest" else (h.m.mstatus & MSTATUS_TVM)
+        self._hook.pin_satp(satp if tvm and h.context != "machine" else None)
 
     def _use_hook(self) -> None:
         if not self._hooked:
