@@ -190,6 +190,42 @@ def test_guest_ctrl_c_stops_a_running_guest():
     assert "V=1" in out and "killed from gdb" in stderr
 
 
+SBI_CONSOLE = COUNTER.parent / "sbi_console.elf"   # _start: li a7, 2; ecall; bltz a0, _start
+
+
+@needs_gdb
+def test_guest_stepi_over_an_sbi_call_completes_it():
+    guest = Guest(SBI_CONSOLE, "--guest", "-S")
+    out = run_gdb(guest.port, SBI_CONSOLE, [
+        "p $a0 = 5", "stepi", "stepi", "info registers pc", "p $a0", "kill"])
+    _, _, stderr = guest.finish()
+    assert re.search(r"^pc\s+0x80000006\b", out, re.M), out      # past the ecall
+    assert gdb_values(out)[1] == "-1", out                        # getchar's answer: no input
+    assert "killed from gdb" in stderr and "Traceback" not in stderr
+
+
+@needs_gdb
+@pytest.mark.xfail(strict=True, reason=(
+    "Unicorn invalidates the code at exit - 1 after every run (uc_exit_invalidate_iter); "
+    "at V=1 that translation goes through the fill hook, which refuses it when the page "
+    "before a breakpoint at a page start (here 0x7ffff000, no RAM) does not translate: "
+    "the run ends in UC_ERR_EXCEPTION and the hart recurses in _deliver_fill_fault. "
+    "gdb's software single-step of `bltz a0, _start` puts Z0 at 0x80000000. The fix "
+    "belongs to the fill hook (answer that probe as it does the stop address's)"))
+def test_guest_breakpoint_at_a_page_start_after_a_page_without_ram():
+    guest = Guest(SBI_CONSOLE, "--guest", "-S")
+    try:                                        # today the guest spins: gdb waits for it
+        out = subprocess.run(gdb_command(guest.port, SBI_CONSOLE, [
+            "stepi", "stepi", "stepi", "info registers pc", "kill"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=20).stdout.decode()
+        _, _, stderr = guest.finish(timeout=20)
+    finally:
+        guest.kill()
+    assert re.search(r"^pc\s+0x80000000\b", out, re.M), out      # bltz taken: back at _start
+    assert "Traceback" not in stderr
+
+
 def test_guest_stub_listening_without_a_debugger_changes_nothing():
     status, _, stderr = Guest(COUNTER, "--guest").finish()
     assert status == COUNTER_STATUS, stderr
