@@ -205,16 +205,11 @@ def test_guest_stepi_over_an_sbi_call_completes_it():
 
 
 @needs_gdb
-@pytest.mark.xfail(strict=True, reason=(
-    "Unicorn invalidates the code at exit - 1 after every run (uc_exit_invalidate_iter); "
-    "at V=1 that translation goes through the fill hook, which refuses it when the page "
-    "before a breakpoint at a page start (here 0x7ffff000, no RAM) does not translate: "
-    "the run ends in UC_ERR_EXCEPTION and the hart recurses in _deliver_fill_fault. "
-    "gdb's software single-step of `bltz a0, _start` puts Z0 at 0x80000000. The fix "
-    "belongs to the fill hook (answer that probe as it does the stop address's)"))
 def test_guest_breakpoint_at_a_page_start_after_a_page_without_ram():
     guest = Guest(SBI_CONSOLE, "--guest", "-S")
-    try:                                        # today the guest spins: gdb waits for it
+    # Unicorn translates the byte before each breakpoint (here 0x7ffff000, no RAM) after
+    # every run, through the fill hook at V=1: the hook answers that probe
+    try:
         out = subprocess.run(gdb_command(guest.port, SBI_CONSOLE, [
             "stepi", "stepi", "stepi", "info registers pc", "kill"]),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -97,6 +97,8 @@ struct gcache_entry {
     uint64_t level;
 };
 
+#define MAX_PROBES 8
+
 /* Mirrored by FillState in fillhook.py; rvkvm_fill_layout lets Python check it. */
 struct fill_state {
     /* set by the host */
@@ -112,8 +114,10 @@ struct fill_state {
     uint64_t use_gcache;
     uc_reg_read_fn reg_read;
     uint64_t reg_priv, reg_satp, reg_sstatus;   /* UC_RISCV_REG_* ids */
-    uint64_t stop_page;               /* emu_start's stop address (its page): the engine
-                                         probes it at every start; never a guest access */
+    /* pages the engine probes to drop code translated at its exits (emu_start's stop
+     * address, gdb's breakpoints: the byte before each); never a guest access */
+    uint64_t nprobes;
+    uint64_t probe_pages[MAX_PROBES];
     /* the last refused fill */
     uint64_t fault_pending, fault_cause, fault_va, fault_gpa, fault_implicit,
              fault_implicit_write, fault_access;
@@ -372,6 +376,14 @@ static inline int phys_allowed(const struct fill_state *s, uint64_t pa)
     return 0;
 }
 
+static inline int is_probe(const struct fill_state *s, uint64_t vaddr)
+{
+    for (uint64_t i = 0; i < s->nprobes; i++)
+        if ((vaddr & ~0xfffull) == s->probe_pages[i])
+            return 1;
+    return 0;
+}
+
 RVKVM_EXPORT bool rvkvm_tlb_fill(void *uc, uint64_t vaddr, int type, struct uc_tlb_entry *result,
                                  void *user_data)
 {
@@ -379,13 +391,6 @@ RVKVM_EXPORT bool rvkvm_tlb_fill(void *uc, uint64_t vaddr, int type, struct uc_t
     int access = type == UC_MEM_WRITE ? STORE : type == UC_MEM_FETCH ? FETCH : LOAD;
     struct walk_cfg c;
     struct walk_out out;
-    if (UNLIKELY((vaddr & ~0xfffull) == s->stop_page)) {
-        /* the engine probes the stop address (to drop code translated there): it must
-         * translate, or the run ends; physical 0 holds nothing, so nothing is dropped */
-        result->paddr = 0;
-        result->perms = PROT_X;
-        return true;
-    }
     s->fills++;
     if (UNLIKELY(s->mprv)) {
         if (access == FETCH)
@@ -414,6 +419,14 @@ RVKVM_EXPORT bool rvkvm_tlb_fill(void *uc, uint64_t vaddr, int type, struct uc_t
     if (out.ok && UNLIKELY(!phys_allowed(s, out.pa))) {
         memset(&out, 0, sizeof out);
         out.cause = access_fault[access];
+    }
+    if (UNLIKELY(!out.ok) && is_probe(s, vaddr)) {
+        /* the engine probes the byte before an exit (to drop code translated there): it
+         * must translate, or the run ends; physical 0 holds nothing, so nothing is
+         * dropped. Only a page that does not translate gets this answer. */
+        result->paddr = 0;
+        result->perms = PROT_X;
+        return true;
     }
     if (UNLIKELY(!out.ok)) {
         s->faults++;
@@ -451,7 +464,7 @@ RVKVM_EXPORT size_t rvkvm_fill_layout(size_t *out, size_t n)
         FIELD(ram), FIELD(ram_base), FIELD(ram_size), FIELD(nranges), FIELD(ranges),
         FIELD(virt), FIELD(hgatp), FIELD(hs_mxr), FIELD(satp), FIELD(status), FIELD(pin_satp),
         FIELD(mprv), FIELD(mprv_cfg), FIELD(use_gcache), FIELD(reg_read), FIELD(reg_priv),
-        FIELD(reg_satp), FIELD(reg_sstatus), FIELD(stop_page), FIELD(fault_pending),
+        FIELD(reg_satp), FIELD(reg_sstatus), FIELD(nprobes), FIELD(probe_pages), FIELD(fault_pending),
         FIELD(fault_cause),
         FIELD(fault_va), FIELD(fault_gpa), FIELD(fault_implicit), FIELD(fault_implicit_write),
         FIELD(fault_access), FIELD(fills), FIELD(faults), FIELD(gcache_hits),

@@ -440,12 +440,16 @@ class ExceptionHandling:
         ends the run at the start of its translated block with none of the block run
         (two-stage-native.md): run the straight-line code before that instruction, so
         the trap sees the state the spec says. False if it did not get there."""
+        if self._running_prefix:           # a fault inside the prefix: no second level
+            return True
+        self._running_prefix = True
         try:
             self.uc.emu_start(start, until)
         except UcError as err:
             self._on_engine_error(err)
             return False
         finally:
+            self._running_prefix = False
             self.translation.slice_begins()    # the engine's probe of `until` is no fault
         return self._death is None and self.regs.read(PC) == until
 

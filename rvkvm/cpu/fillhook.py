@@ -76,6 +76,7 @@ class GcacheEntry(ctypes.Structure):
 
 
 _U64 = ctypes.c_uint64
+MAX_PROBES = 8                        # _fillhook.c
 
 
 class FillState(ctypes.Structure):
@@ -87,7 +88,7 @@ class FillState(ctypes.Structure):
         ("satp", _U64), ("status", _U64), ("pin_satp", _U64),
         ("mprv", _U64), ("mprv_cfg", WalkCfgStruct), ("use_gcache", _U64),
         ("reg_read", ctypes.c_void_p), ("reg_priv", _U64), ("reg_satp", _U64),
-        ("reg_sstatus", _U64), ("stop_page", _U64),
+        ("reg_sstatus", _U64), ("nprobes", _U64), ("probe_pages", _U64 * MAX_PROBES),
         ("fault_pending", _U64), ("fault_cause", _U64), ("fault_va", _U64), ("fault_gpa", _U64),
         ("fault_implicit", _U64), ("fault_implicit_write", _U64), ("fault_access", _U64),
         ("fills", _U64), ("faults", _U64), ("gcache_hits", _U64), ("gcache_misses", _U64),
@@ -197,7 +198,7 @@ class FillHook:
         for i, (base, size) in enumerate(self._ranges):
             st.ranges[i].base, st.ranges[i].size = base, size
         st.use_gcache = 1
-        st.stop_page = NEVER_A_PC & ~0xFFF
+        self.set_exit_probes(())
         st.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         st.reg_priv, st.reg_satp, st.reg_sstatus = (UC_RISCV_REG_PRIV, UC_RISCV_REG_SATP,
                                                     UC_RISCV_REG_SSTATUS)
@@ -279,6 +280,15 @@ class FillHook:
         return Fault(st.fault_cause, st.fault_va, st.fault_gpa, bool(st.fault_implicit),
                      bool(st.fault_implicit_write), st.fault_access)
 
+    def set_exit_probes(self, exits) -> None:
+        """The engine probes the byte before each exit (its stop address, and gdb's
+        breakpoints) through this hook: those pages translate, to nothing."""
+        pages = sorted({NEVER_A_PC & ~0xFFF} | {(a - 1) & ~0xFFF for a in exits})[:MAX_PROBES]
+        st = self._state
+        for i, page in enumerate(pages):
+            st.probe_pages[i] = page
+        st.nprobes = len(pages)
+
     def clear_fault(self) -> None:
         """Forget a refusal that did not end a run (a probe of the engine's own)."""
         self._state.fault_pending = 0
@@ -334,10 +344,6 @@ class FillHook:
 
     def _python_fill(self, uc, vaddr: int, mem_type: int, entry, _user_data) -> bool:
         st = self._state
-        if vaddr & ~0xFFF == st.stop_page:
-            # the engine's probe of the stop address: it must translate (see _fillhook.c)
-            entry.paddr, entry.perms = 0, UC_PROT_EXEC
-            return True
         st.fills += 1
         access = ACCESS_OF_MEM_TYPE.get(mem_type, LOAD)
         cfg, priv = self._config(access)
@@ -346,6 +352,10 @@ class FillHook:
             walk = Walk(False, cause=ACCESS_FAULT[access])
         if self.trace is not None:
             self.trace(_trace_line(vaddr, access, priv, walk, uc.reg_read(UC_RISCV_REG_PC)))
+        if not walk.ok and vaddr & ~0xFFF in st.probe_pages[:st.nprobes]:
+            # the engine's probe of an exit that does not translate (see _fillhook.c)
+            entry.paddr, entry.perms = 0, UC_PROT_EXEC
+            return True
         if not walk.ok:
             st.faults += 1
             if st.fault_pending:           # the first refusal wins (see _fillhook.c)

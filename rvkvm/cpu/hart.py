@@ -119,6 +119,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._fetch_walker = _native_fetch_walker(ram)
         self._presented_mip = -1
         self._invalid_insn = False
+        self._running_prefix = False            # exceptions._run_block_prefix is running
         self._death: GuestDied | None = None
         self._stop_reason: str | None = None
         self._mmap: MachineModeMap | None = None

@@ -56,6 +56,7 @@ class Translation:
         self._hook = None
         self._hooked = False          # the engine is in UC_TLB_VIRTUAL with the hook
         self.mprv_virt = False        # M's loads/stores translate as V=1 (MPRV with MPV)
+        self._exits = ()              # gdb's breakpoints
 
     @property
     def hooked(self) -> bool:
@@ -77,8 +78,15 @@ class Translation:
                 def trace(line, out=self.trace, hart=h):
                     out(f"{line}, bpc {hart.h.bpc:#x}")
             self._hook = FillHook(h.uc, h.ram, ranges, trace=trace)
+            self._hook.set_exit_probes(self._exits)
             self._hook.install()
         return self._hook
+
+    def set_exits(self, exits) -> None:
+        """gdb's breakpoints (Unicorn exits): the engine probes them through the hook."""
+        self._exits = tuple(exits)
+        if self._hook is not None:
+            self._hook.set_exit_probes(self._exits)
 
     def reset(self) -> None:
         if self._hooked:
@@ -186,6 +194,8 @@ class Translation:
     def slice_begins(self) -> None:
         if self._hooked:
             self._hook.clear_fault()
+            if self._exits:                # an exit probe's stand-in entry must not stay
+                self.hart.flush_tlb()
 
     def last_fault(self):
         """(cause, va, gpa, implicit, implicit_write, access) of the fill the hook

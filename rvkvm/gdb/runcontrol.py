@@ -115,6 +115,8 @@ class RunControl:
             self.uc.ctl_set_exits(sorted(exits))
         else:
             self.uc.ctl_exits_enabled(False)
+        # the engine probes the byte before each exit, through the fill hook at V=1
+        self.target.hart.translation.set_exits(exits)
         self.uc.ctl_flush_tb()              # exits are checked when a block is translated
 
     def at_breakpoint(self) -> bool:
