@@ -5,6 +5,7 @@ import io
 import pytest
 
 from conftest import GUESTS_DIR, IMAGES_DIR
+from unicorn import riscv_const as rc
 
 from rvkvm.cpu.constants import MIP_SSIP, MIP_STIP, PRV_M, PRV_S
 from rvkvm.cpu.csr import CSR_TABLE
@@ -89,3 +90,24 @@ def test_medeleg_holds_only_the_delegable_causes(has_h):
     assert medeleg.read(m.hart) == delegable
     medeleg.write(m.hart, 1 << 11)
     assert medeleg.read(m.hart) == 0
+
+
+def test_vs_csrs_are_live_while_the_guest_is_loaded():
+    """vs* CSRs live in s_vs at V=0 and in Unicorn's S CSRs at V=1: the table (dumps,
+    gdb) reads and writes whichever holds them, and a V switch carries the values."""
+    from rvkvm.cpu.levels import HS, VS
+    m = machine(IMAGES_DIR / "hello.elf")
+    h = m.hart
+    row = {name: CSR_TABLE[CSR_NUMBERS[name]] for name in ("vstvec", "vsepc", "vsscratch", "vsatp")}
+    h.set_level(HS)
+    row["vstvec"].write(h, 0x8000_1000)
+    row["vsepc"].write(h, 0x8000_2001)             # WARL: bit 0 reads 0
+    row["vsatp"].write(h, (8 << 60) | 0x80010)
+    h.set_level(VS)
+    assert row["vstvec"].read(h) == 0x8000_1000 == h.regs.csr_read(rc.UC_RISCV_REG_STVEC)
+    assert row["vsepc"].read(h) == 0x8000_2000
+    assert row["vsatp"].read(h) == (8 << 60) | 0x80010 == h.regs.csr_read(rc.UC_RISCV_REG_SATP)
+    row["vsscratch"].write(h, 0x1234)                # written while live ...
+    assert h.regs.csr_read(rc.UC_RISCV_REG_SSCRATCH) == 0x1234
+    h.set_level(HS)                                  # ... and carried out at the V exit
+    assert row["vsscratch"].read(h) == 0x1234 and h.s_vs.scratch == 0x1234

@@ -243,13 +243,28 @@ def build_table() -> dict[int, Csr]:
     hyp("vsstatus", lambda h: h.read_vsstatus(), lambda h, v: h.write_vsstatus(v))
     hyp("vsie", lambda h: h.read_vsie(), lambda h, v: h.write_vsie(v))
     hyp("vsip", lambda h: h.read_vsip(), lambda h, v: h.write_vsip(v))
-    hyp("vstvec", lambda h: h.s_vs.tvec, lambda h, v: setattr(h.s_vs, "tvec", _tvec(h.s_vs.tvec, v)))
-    hyp("vsscratch", lambda h: h.s_vs.scratch, lambda h, v: setattr(h.s_vs, "scratch", v))
-    hyp("vsepc", lambda h: h.s_vs.epc, lambda h, v: setattr(h.s_vs, "epc", v & ~1))
-    hyp("vscause", lambda h: h.s_vs.cause, lambda h, v: setattr(h.s_vs, "cause", v))
-    hyp("vstval", lambda h: h.s_vs.tval, lambda h, v: setattr(h.s_vs, "tval", v))
-    hyp("vsatp", lambda h: h.s_vs.satp, lambda h, v: h.write_vsatp(v))
+    hyp("vstvec", *_vs_reg("tvec", rc.UC_RISCV_REG_STVEC, _tvec))
+    hyp("vsscratch", *_vs_reg("scratch", rc.UC_RISCV_REG_SSCRATCH))
+    hyp("vsepc", *_vs_reg("epc", rc.UC_RISCV_REG_SEPC, lambda old, v: v & ~1))
+    hyp("vscause", *_vs_reg("cause", rc.UC_RISCV_REG_SCAUSE))
+    hyp("vstval", *_vs_reg("tval", rc.UC_RISCV_REG_STVAL))
+    hyp("vsatp", lambda h: h.read_vsatp_any(), lambda h, v: h.write_vsatp(v))
     return t
+
+
+def _vs_reg(field: str, uc_reg: int, warl=lambda old, value: value):
+    """A VS CSR: in the idle S set (s_vs) while V=0, where HS and M reach it; live in
+    Unicorn's S CSR while V=1 (what a register dump or gdb then sees)."""
+    def read(hart):
+        return hart.regs.csr_read(uc_reg) if hart.context == "guest" else getattr(hart.s_vs, field)
+
+    def write(hart, value):
+        new = warl(read(hart), value & M64)
+        if hart.context == "guest":
+            hart.regs.csr_write(uc_reg, new)
+        else:
+            setattr(hart.s_vs, field, new)
+    return read, write
 
 
 def _tvec(old: int, value: int) -> int:

@@ -83,8 +83,12 @@ class CsrViews:
         return _with_sd((raw & ~MSTATUS_SD) | UXL64)
 
     def write_vsstatus(self, value: int) -> None:
-        # Python writes it only from HS or M, when the VS set is idle in s_vs
-        self.s_vs.status = value & UC_WRITABLE
+        if self.context == "guest":        # live in Unicorn's mstatus while V=1
+            ucms = self.regs.csr_read(rc.UC_RISCV_REG_MSTATUS)
+            self.regs.csr_write(rc.UC_RISCV_REG_MSTATUS,
+                                (ucms & ~UC_WRITABLE) | (value & UC_WRITABLE))
+        else:
+            self.s_vs.status = value & UC_WRITABLE
 
     def read_vsatp_any(self) -> int:
         if self.context == "guest":
@@ -92,7 +96,13 @@ class CsrViews:
         return self.s_vs.satp
 
     def write_vsatp(self, value: int) -> None:
-        if value >> 60 in SATP_MODES:      # WARL: an unsupported mode leaves vsatp unchanged
+        if value >> 60 not in SATP_MODES:  # WARL: an unsupported mode leaves vsatp unchanged
+            return
+        if self.context == "guest":        # live in Unicorn's satp while V=1
+            self.regs.csr_write(rc.UC_RISCV_REG_SATP, value)
+            self.flush_tlb()
+            self.translation.refresh()
+        else:
             self.s_vs.satp = value & M64
 
     # ------------------------------------------------------------------ M level
