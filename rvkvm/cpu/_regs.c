@@ -67,14 +67,17 @@ RVKVM_EXPORT void rvkvm_csr_read_many(const struct reg_access *a, const int *reg
     leave_m(a, priv);
 }
 
-/* sizeof and the offsets of uc, reg_read, reg_write, priv_reg. */
-RVKVM_EXPORT void rvkvm_reg_access_layout(size_t out[5])
+/* sizeof and the offsets of uc, reg_read, reg_write, priv_reg (rvkvm/cpu/native.py). */
+RVKVM_EXPORT size_t rvkvm_reg_access_layout(size_t *out, size_t n)
 {
-    out[0] = sizeof(struct reg_access);
-    out[1] = offsetof(struct reg_access, uc);
-    out[2] = offsetof(struct reg_access, reg_read);
-    out[3] = offsetof(struct reg_access, reg_write);
-    out[4] = offsetof(struct reg_access, priv_reg);
+    const size_t layout[] = {sizeof(struct reg_access), offsetof(struct reg_access, uc),
+                             offsetof(struct reg_access, reg_read),
+                             offsetof(struct reg_access, reg_write),
+                             offsetof(struct reg_access, priv_reg)};
+    size_t count = sizeof layout / sizeof layout[0];
+    for (size_t i = 0; i < n && i < count; i++)
+        out[i] = layout[i];
+    return count;
 }
 
 static struct PyModuleDef regs_module = {

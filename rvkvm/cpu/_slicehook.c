@@ -51,13 +51,16 @@ RVKVM_EXPORT void rvkvm_slice_block_hook(void *uc, uint64_t address, uint32_t si
     }
 }
 
-/* sizeof and the offsets of stop_flag, stops, uc_emu_stop, in that order. */
-RVKVM_EXPORT void rvkvm_slice_state_layout(size_t out[4])
+/* sizeof and the offsets of stop_flag, stops, uc_emu_stop (rvkvm/cpu/native.py). */
+RVKVM_EXPORT size_t rvkvm_slice_state_layout(size_t *out, size_t n)
 {
-    out[0] = sizeof(struct slice_state);
-    out[1] = offsetof(struct slice_state, stop_flag);
-    out[2] = offsetof(struct slice_state, stops);
-    out[3] = offsetof(struct slice_state, uc_emu_stop);
+    const size_t layout[] = {sizeof(struct slice_state), offsetof(struct slice_state, stop_flag),
+                             offsetof(struct slice_state, stops),
+                             offsetof(struct slice_state, uc_emu_stop)};
+    size_t count = sizeof layout / sizeof layout[0];
+    for (size_t i = 0; i < n && i < count; i++)
+        out[i] = layout[i];
+    return count;
 }
 
 static struct PyModuleDef slicehook_module = {

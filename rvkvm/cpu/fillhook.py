@@ -19,7 +19,6 @@ at the faulting instruction (for a fetch, the target), and last_fault() says why
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 from typing import Callable, Iterable, NamedTuple
 
@@ -37,6 +36,7 @@ uclib.uc_reg_read_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int
                                     ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
 
 from ..errors import RvkvmError
+from .native import load_extension, struct_layout
 from .slicer import NEVER_A_PC
 from .walk import ACCESS_FAULT, FETCH, GUEST_PAGE_FAULT, LOAD, PAGE_FAULT, STORE, Walk, \
     WalkConfig, translate
@@ -107,48 +107,23 @@ class Fault(NamedTuple):
 
 
 def _expected_layout() -> tuple[int, ...]:
+    """What rvkvm_fill_layout reports: the four struct sizes, then fill_state's offsets."""
     sizes = (ctypes.sizeof(FillState), ctypes.sizeof(WalkCfgStruct), ctypes.sizeof(WalkOut),
              ctypes.sizeof(GcacheEntry))
-    return sizes + tuple(getattr(FillState, name).offset for name, _ in FillState._fields_)
-
-
-def _load_native():
-    """The built library (its layout checked), or None when it was not compiled."""
-    try:
-        spec = importlib.util.find_spec("rvkvm.cpu._fillhook")
-    except ImportError:
-        return None
-    if spec is None or not spec.origin or not os.path.exists(spec.origin):
-        return None
-    lib = ctypes.CDLL(spec.origin)
-    lib.rvkvm_fill_layout.restype = ctypes.c_size_t
-    lib.rvkvm_fill_layout.argtypes = [ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t]
-    expected = _expected_layout()
-    out = (ctypes.c_size_t * len(expected))()
-    count = lib.rvkvm_fill_layout(out, len(expected))
-    if count != len(expected) or tuple(out) != expected:
-        raise RvkvmError("rvkvm/cpu/_fillhook was built with another struct layout; "
-                         "rebuild it (pip install -e .)")
-    lib.rvkvm_walk.restype = ctypes.c_int
-    lib.rvkvm_walk.argtypes = [ctypes.POINTER(FillState), ctypes.c_uint64, ctypes.c_int,
-                               ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_int, ctypes.POINTER(WalkOut)]
-    lib.rvkvm_fill_flush_gcache.restype = None
-    lib.rvkvm_fill_flush_gcache.argtypes = [ctypes.POINTER(FillState)]
-    return lib
-
-
-_native_lib = None
-_native_loaded = False
+    return sizes + struct_layout(FillState)[1:]
 
 
 def native_library():
-    """The loaded _fillhook library (cached), or None if it is not built."""
-    global _native_lib, _native_loaded
-    if not _native_loaded:
-        _native_lib = _load_native()
-        _native_loaded = True
-    return _native_lib
+    """The built _fillhook library with its prototypes, or None if it is not built."""
+    lib = load_extension("_fillhook", "rvkvm_fill_layout", _expected_layout())
+    if lib is not None and lib.rvkvm_walk.argtypes is None:
+        lib.rvkvm_walk.restype = ctypes.c_int
+        lib.rvkvm_walk.argtypes = [ctypes.POINTER(FillState), ctypes.c_uint64, ctypes.c_int,
+                                   ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int,
+                                   ctypes.c_int, ctypes.POINTER(WalkOut)]
+        lib.rvkvm_fill_flush_gcache.restype = None
+        lib.rvkvm_fill_flush_gcache.argtypes = [ctypes.POINTER(FillState)]
+    return lib
 
 
 def native_available() -> bool:

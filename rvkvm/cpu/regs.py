@@ -10,12 +10,12 @@ garbage and writes are dropped. `RegisterFile.csr_*` switch PRIV to M around it.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
-import os
 
 from unicorn import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE
 from unicorn import riscv_const as rc
 from unicorn.unicorn_py3.unicorn import uclib
+
+from .native import load_extension, struct_layout
 
 M64 = (1 << 64) - 1
 PC = rc.UC_RISCV_REG_PC
@@ -42,17 +42,8 @@ class RegAccess(ctypes.Structure):
 
 def _load_native():
     """The built _regs library with its prototypes, or None (then Python does it)."""
-    try:
-        spec = importlib.util.find_spec("rvkvm.cpu._regs")
-    except ImportError:
-        return None
-    if spec is None or not spec.origin or not os.path.exists(spec.origin):
-        return None
-    lib = ctypes.CDLL(spec.origin)
-    layout = (ctypes.c_size_t * 5)()
-    lib.rvkvm_reg_access_layout(layout)
-    if tuple(layout) != (ctypes.sizeof(RegAccess), RegAccess.uc.offset, RegAccess.reg_read.offset,
-                         RegAccess.reg_write.offset, RegAccess.priv_reg.offset):
+    lib = load_extension("_regs", "rvkvm_reg_access_layout", struct_layout(RegAccess))
+    if lib is None:
         return None
     lib.rvkvm_csr_read.restype = ctypes.c_uint64
     lib.rvkvm_csr_read.argtypes = [ctypes.c_void_p, ctypes.c_int]

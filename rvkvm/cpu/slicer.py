@@ -33,7 +33,6 @@ the switch acts when a block is translated, and the block hook for slicing meanw
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 import sys
 import threading
@@ -47,6 +46,7 @@ from unicorn import (
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from ..errors import RvkvmError
+from .native import load_extension, struct_layout
 from .exit_switch import (
     _engine_address,
     _engine_bytes,
@@ -376,36 +376,9 @@ class SliceState(ctypes.Structure):
     ]
 
 
-def _load_native():
-    """The built hook library, or None when the extension was not compiled."""
-    try:
-        spec = importlib.util.find_spec("rvkvm.cpu._slicehook")
-    except ImportError:
-        return None
-    if spec is None or not spec.origin or not os.path.exists(spec.origin):
-        return None
-    lib = ctypes.CDLL(spec.origin)
-    layout = (ctypes.c_size_t * 4)()
-    lib.rvkvm_slice_state_layout(layout)
-    expected = (ctypes.sizeof(SliceState), SliceState.stop_flag.offset,
-                SliceState.stops.offset, SliceState.uc_emu_stop.offset)
-    if tuple(layout) != expected:
-        raise RvkvmError(f"rvkvm/cpu/_slicehook was built with another struct layout "
-                         f"({tuple(layout)} != {expected}); rebuild it (pip install -e .)")
-    return lib
-
-
-_native_lib = None
-_native_loaded = False
-
-
 def native_library():
-    """The loaded _slicehook library (cached), or None if it is not built."""
-    global _native_lib, _native_loaded
-    if not _native_loaded:
-        _native_lib = _load_native()
-        _native_loaded = True
-    return _native_lib
+    """The built _slicehook library, or None if it is not built."""
+    return load_extension("_slicehook", "rvkvm_slice_state_layout", struct_layout(SliceState))
 
 
 def native_available() -> bool:
