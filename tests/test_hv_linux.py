@@ -87,3 +87,16 @@ def test_guest_interactive_shell(linux_dir):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.before)
+
+
+def test_guest_dtb_gets_chosen_patched_as_native(rvkvm, tmp_path):
+    # --dtb FILE with --guest: /chosen/bootargs from --append, as a native boot does
+    import fdt as fdtlib
+    base = tmp_path / "base.dtb"
+    assert rvkvm("boot", GUESTS_DIR / "spin.elf", "--dump-dtb", base).returncode == 0
+    out = tmp_path / "guest.dtb"
+    proc = rvkvm("boot", "--guest", "--dtb", base, "--append", "console=hvc0 quiet",
+                 "--dump-dtb", out, GUESTS_DIR / "spin.elf")
+    assert proc.returncode == 0, proc.stderr
+    tree = fdtlib.parse_dtb(out.read_bytes())
+    assert tree.get_property("bootargs", "/chosen").value == "console=hvc0 quiet"

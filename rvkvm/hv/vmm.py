@@ -21,10 +21,10 @@ from ..devices.bus import Bus
 from ..devices.finisher import RESET_STATUS, TestFinisher
 from ..devices.plic import Plic
 from ..devices.uart16550 import make_uart0
-from ..errors import RvkvmError
 from ..memory import layout
 from ..machine.console import Console
-from ..machine.fdt import build_device_tree, load_dtb
+from ..machine.fdt import build_device_tree
+from ..machine.placement import device_tree_blob, place_device_tree, place_initrd
 from ..machine.virt import ISA_STRING, MMU_TYPE, RunResult
 from ..sbi.constants import (
     SBI_ERR_INVALID_PARAM, SBI_EXT_0_1_CONSOLE_GETCHAR, SBI_EXT_0_1_CONSOLE_PUTCHAR,
@@ -134,26 +134,20 @@ class Vmm:
     def load(self, kernel_path: str) -> None:
         cfg = self.config
         kernel = loaders.load_kernel(kernel_path, self.ram)
-        initrd = None
-        if cfg.initrd:
-            start = self.ram.base + min(self.ram.size // 2, 128 << 20)
-            initrd = loaders.load_initrd(cfg.initrd, self.ram, after=max(start, kernel.end),
-                                         before=self.ram.end - (2 << 20))
-        blob = load_dtb(cfg.dtb) if cfg.dtb else build_device_tree(
-            ram_base=self.ram.base, ram_size=self.ram.size, isa=ISA_STRING, mmu_type=MMU_TYPE,
-            devices=self.bus.devices, bootargs=cfg.append,
-            stdout_path=f"/soc/serial@{layout.UART0_BASE:x}", initrd=initrd)
-        addr = (self.ram.end - len(blob)) & ~((2 << 20) - 1)
-        if addr < kernel.end or (initrd and addr < initrd[1]):
-            addr = (self.ram.end - len(blob)) & ~0xFFF
-        if addr < kernel.end:
-            raise RvkvmError("no room in guest RAM for the device tree after the kernel (use -m)")
-        self.ram.write(addr, blob, "device tree")
-        self.dtb = blob
+        initrd = place_initrd(cfg.initrd, self.ram, kernel.end) if cfg.initrd else None
+        self.dtb = device_tree_blob(cfg.dtb, cfg.append, initrd, self._device_tree, self.ram)
+        addr = place_device_tree(self.ram, self.dtb, kernel.end, initrd)
         v = self.vcpu
         v.set_reg("core.pc", kernel.entry)
         v.set_reg("core.a0", 0)                # hart id
         v.set_reg("core.a1", addr)             # device tree
+
+    def _device_tree(self, initrd) -> bytes:
+        cfg = self.config
+        return build_device_tree(
+            ram_base=self.ram.base, ram_size=self.ram.size, isa=ISA_STRING, mmu_type=MMU_TYPE,
+            devices=self.bus.devices, bootargs=cfg.append,
+            stdout_path=f"/soc/serial@{layout.UART0_BASE:x}", initrd=initrd)
 
     # ---------------------------------------------------------------- running
     def run(self, timeout: float | None = None) -> RunResult:

@@ -30,11 +30,12 @@ from ..devices.finisher import TestFinisher
 from ..devices.plic import Plic
 from ..devices.uart16550 import IER_ERBFI, make_uart0
 from .. import exit_status
-from ..errors import LoadError, RvkvmError
+from ..errors import LoadError
 from .. import loaders
 from ..memory import layout
 from .console import Console
-from .fdt import build_device_tree, load_dtb, patch_chosen
+from .placement import device_tree_blob, place_device_tree, place_initrd
+from .fdt import build_device_tree
 from .wakeup import Wakeup
 from ..memory.ram import Ram
 
@@ -224,28 +225,13 @@ class VirtMachine:
     def _place_device_tree(self, kernel_end: int, firmware=None) -> int:
         cfg = self.config
         initrd = None
-        ram_end = self.ram.end
         if cfg.initrd:
-            # as QEMU: halfway into RAM for small machines, else at 128 MiB
-            start = self.ram.base + min(self.ram.size // 2, 128 << 20)
-            initrd = loaders.load_initrd(cfg.initrd, self.ram, after=max(start, kernel_end),
-                                         before=ram_end - (2 << 20))
+            initrd = place_initrd(cfg.initrd, self.ram, kernel_end)
             if firmware is not None:
                 _refuse_overlap(("bios", cfg.bios, firmware.start, firmware.end),
                                 ("initrd", cfg.initrd, *initrd))
-        if cfg.dtb:
-            # as QEMU's -dtb: the user's tree, with /chosen told of --append and --initrd
-            blob = patch_chosen(load_dtb(cfg.dtb, max_size=self.ram.size), cfg.append, initrd)
-        else:
-            blob = self.device_tree(initrd)
-        addr = (ram_end - len(blob)) & ~((2 << 20) - 1)
-        if addr < kernel_end or (initrd and addr < initrd[1]):
-            addr = (ram_end - len(blob)) & ~0xFFF
-        if addr < kernel_end:
-            raise RvkvmError("no room in RAM for the device tree after the kernel (use -m)")
-        self.ram.write(addr, blob, "device tree")
-        self.dtb = blob
-        return addr
+        self.dtb = device_tree_blob(cfg.dtb, cfg.append, initrd, self.device_tree, self.ram)
+        return place_device_tree(self.ram, self.dtb, kernel_end, initrd)
 
     def device_tree(self, initrd=None) -> bytes:
         cfg = self.config
