@@ -33,6 +33,7 @@ QEMU_7_2_DEPARTS = {
 }
 HYP_IMAGES = sorted(QEMU_7_2_DEPARTS)
 
+TIMING_DEPENDENT = {"hyp_int"}
 # image -> why rvkvm fails a check where the spec is clear (the lead fixes the hart)
 RVKVM_KNOWN_FAILS = {
     "hyp_int": "check 51: a VS timer interrupt kept at HS (hideleg clear) is not taken "
@@ -47,7 +48,9 @@ RVKVM_KNOWN_FAILS = {
 
 def rvkvm_param(image):
     if image in RVKVM_KNOWN_FAILS:
-        return pytest.param(image, marks=pytest.mark.xfail(strict=True,
+        # hyp_int's gap depends on timing (a slice boundary inside its wait loop lets the
+        # interrupt through): a strict xfail would fail at random
+        return pytest.param(image, marks=pytest.mark.xfail(strict=image not in TIMING_DEPENDENT,
                                                            reason=RVKVM_KNOWN_FAILS[image]))
     return image
 

@@ -42,3 +42,10 @@ def test_trace_mmu_prints_every_fill_and_fault_of_every_level():
     assert {"vs", "g"} <= stages                   # both stages' faults are named
     # M's own accesses (virtual M, bare) and V=1 two-stage fills are both there
     assert any(" gpa 0x80000000," in line for line in lines)
+
+
+@pytest.mark.parametrize("image", ["hyp_gstage.elf", "hyp_mprv.elf", "hyp_fault.elf"])
+def test_images_pass_with_the_python_fill_hook(image):
+    # the fallback when _fillhook.c is not built: the same faults, probes and MPRV
+    proc = boot(image, env={"RVKVM_FILLHOOK": "python"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr

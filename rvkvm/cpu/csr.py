@@ -227,9 +227,10 @@ def build_table() -> dict[int, Csr]:
     # ---- hypervisor level (spec 8.2)
     hyp("hstatus", lambda h: h.h.hstatus | HSTATUS_VSXL_64, lambda h, v: h.write_hstatus(v))
     hyp("hedeleg", *_field("h", "hedeleg", HEDELEG_MASK))
-    hyp("hideleg", lambda h: h.h.hideleg, lambda h, v: h.write_hideleg(v & VS_INTERRUPTS))
+    hyp("hideleg", *_field("h", "hideleg", VS_INTERRUPTS))
     hyp("hie", lambda h: h.read_hie(), lambda h, v: h.write_hie(v & VS_INTERRUPTS))
-    hyp("hip", lambda h: h.read_hip(), lambda h, v: h.write_hvip_bits(MIP_VSSIP, v))
+    # hip: hvip's bits (no guest external interrupt files: GEILEN = 0); VSSIP writable
+    hyp("hip", lambda h: h.read_hvip(), lambda h, v: h.write_hvip_bits(MIP_VSSIP, v))
     hyp("hvip", lambda h: h.read_hvip(), lambda h, v: h.write_hvip_bits(VS_INTERRUPTS, v))
     hyp("hcounteren", *_field("h", "hcounteren", 0xFFFFFFFF))
     hyp("hgeie", _const(0), _ignore)       # GEILEN = 0: no guest external interrupts
@@ -285,18 +286,5 @@ def _pmp_writer(attr, i, mask):
 CSR_TABLE = build_table()
 CSR_TABLE_NO_H = {num: row for num, row in CSR_TABLE.items() if not row.hypervisor}
 
-# counters a lower level may read only when mcounteren/scounteren allow it
-COUNTER_BITS = {0xC00: 0, 0xC01: 1, 0xC02: 2, **{0xC00 + i: i for i in range(3, 32)}}
-
-
-def csr_privilege(num: int) -> int:
-    """Lowest privilege that may access CSR `num` (bits 9:8)."""
-    return (num >> 8) & 3
-
-
-def csr_read_only(num: int) -> bool:
-    return (num >> 10) & 3 == 3
-
-
-__all__ = ["CSR_TABLE", "CSR_TABLE_NO_H", "Csr", "csr_name", "csr_privilege",
-           "csr_read_only", "COUNTER_BITS", "default_access", "ILLEGAL", "VIRTUAL"]
+__all__ = ["CSR_TABLE", "CSR_TABLE_NO_H", "Csr", "csr_name", "default_access", "ILLEGAL",
+           "VIRTUAL"]

@@ -212,9 +212,6 @@ class CsrViews:
             self.h.hgatp &= ~HGATP_PPN_MASK
         self.translation.flush_gstage()
 
-    def write_hideleg(self, value: int) -> None:
-        self.h.hideleg = value
-
     def read_hie(self) -> int:
         if not self.has_h:
             return 0
@@ -239,9 +236,6 @@ class CsrViews:
         if self.context == "guest":
             self._sync_sip()
         self.h.hvip = (self.h.hvip & ~bits) | (value & bits)
-
-    def read_hip(self) -> int:
-        return self.read_hvip()            # no guest external interrupt files (GEILEN = 0)
 
     def read_vsie(self) -> int:
         return (self.read_hie() & self.h.hideleg) >> 1

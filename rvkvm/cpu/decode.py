@@ -46,10 +46,6 @@ def decode_csr(insn: int) -> CsrInsn | None:
     return CsrInsn(insn >> 20, (insn >> 7) & 31, rs1, op, imm, op == "w" or rs1 != 0)
 
 
-def is_sfence_vma(insn: int) -> bool:
-    return insn & 0xFE007FFF == 0x12000073
-
-
 @dataclass(frozen=True)
 class InsnRow:
     """An instruction Python emulates: `insn & mask == match`. `handler` names the
