@@ -13,7 +13,7 @@ RAM, RO_SLOT, DIRTY_SLOT, MMIO_BASE = 0x8000_0000, 0x9000_0000, 0xA000_0000, 0x4
 RO_VALUE = 0x5A5A
 MMIO_READ_VALUE = 0x8182838485868788
 (T_DIRTY, T_MMIO, T_READONLY, T_SBI, T_WFI, T_NOWHERE, T_TRAP_LOOP, T_PT_OUTSIDE,
- T_FLOOD, T_PT_HOST, T_MMIO_FETCH) = range(11)
+ T_FLOOD, T_PT_HOST, T_MMIO_FETCH, T_TIME) = range(12)
 
 
 def guest_vm(test: int, **vcpu_options):
@@ -30,6 +30,13 @@ def guest_vm(test: int, **vcpu_options):
     vcpu.set_reg("core.pc", kernel.entry)
     vcpu.set_reg("core.a0", test)
     return vm, vcpu
+
+
+def guest_symbol(name: str) -> int:
+    """The address of a label of hv_guest.elf (tests name the pc an exit reports)."""
+    from elftools.elf.elffile import ELFFile
+    with open(GUEST, "rb") as f:
+        return ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]["st_value"]
 
 
 def run_until(vcpu, reason: str, limit: int = 200, answer: int = MMIO_READ_VALUE):
@@ -52,4 +59,4 @@ def mmio_writes(exits_seen):
     return [(e.phys_addr, e.width, e.data) for e in exits_seen if e.reason == MMIO and e.is_write]
 
 
-__all__ = ["guest_vm", "run_until", "mmio_writes", "SYSTEM_EVENT"]
+__all__ = ["guest_vm", "guest_symbol", "run_until", "mmio_writes", "SYSTEM_EVENT"]

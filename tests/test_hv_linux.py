@@ -45,7 +45,9 @@ def test_trace_exit_prints_one_line_per_exit(rvkvm):
     # a0 = 0 (the dirty-log program): a G-stage fault maps the code; its stores to
     # 0xA0000000 (no slot in this VMM) exit as MMIO; then the SRST shutdown
     assert lines[0].startswith("[exit] insn_guest_page_fault bpc=0x80000000 mapped gpa 0x80000000")
-    assert "[exit] mmio bpc=0x80000058 write 0xa0000000 size 8 <- 0x1000" in lines
+    from hv_helpers import guest_symbol
+    store = guest_symbol("t_dirty_first_store")
+    assert f"[exit] mmio bpc={store:#x} write 0xa0000000 size 8 <- 0x1000" in lines
     assert lines[-1].startswith("[exit] system_event") and "shutdown" in lines[-1]
     assert proc.returncode == 0
 

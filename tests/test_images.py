@@ -34,6 +34,7 @@ UART_IMAGES = {
     "csr_traps": None,
     "amo_chase": None,
     "va_zero": None,
+    "rdtime_loop": None,
 }
 HTIF_IMAGES = {"htif_hello": "Hello from rvkvm over HTIF!"}
 BENCHMARKS = {"bench_loop", "workload",    # run by bench/, not here;

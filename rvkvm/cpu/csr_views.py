@@ -195,7 +195,9 @@ class CsrViews:
         setattr(self.m, name + "_offset", (value - self.regs.csr_read(reg) - 1) & M64)
 
     def read_time_csr(self) -> int:
-        """`time`; in V=1 offset by htimedelta (spec 8.2.9)."""
+        """`time`; in V=1 offset by htimedelta (spec 8.2.9). Python serves it when the
+        engine does not (see Hart.sync_time_source): maybe it may now."""
+        self.sync_time_source()
         return (self.read_time() + (self.h.htimedelta if self.context == "guest" else 0)) & M64
 
     # ------------------------------------------------------------------ hypervisor

@@ -77,6 +77,10 @@ def store_cause_if_store(cause: int, access) -> int:
     return cause
 
 
+# counter-enables that decide whether the engine may serve rdtime (Hart.sync_time_source)
+TIME_GATES = frozenset(("mcounteren", "hcounteren", "scounteren"))
+
+
 class ExceptionHandling:
     """Mixed into Hart (hart.py): the engine's hooks and what they complete."""
 
@@ -232,6 +236,8 @@ class ExceptionHandling:
             # spec 3.1.9: an interrupt the write made pending and enabled is taken
             # before the next instruction
             self.check_interrupts()
+        if ci.writes and row.name in TIME_GATES:
+            self.sync_time_source()
         return True
 
     def _op_mret(self, insn: int, epc: int, level):

@@ -73,6 +73,7 @@ from .dump import format_dump
 from .exceptions import ExceptionHandling
 from .levels import HS, M, VS, Level, level_for, level_in_context
 from .mmode_map import MachineModeMap
+from .native_time import NativeTime
 from .regs import PC, PRIV, RegisterFile
 from .slicer import make_slicer
 from .state import HState, MState, SRegs
@@ -80,6 +81,7 @@ from .translation import Translation
 from .trap import GuestDied, Trap
 
 M64 = (1 << 64) - 1
+COUNTEREN_TM = 1 << 1              # mcounteren/hcounteren/scounteren: `time` readable
 # Unicorn's supervisor CSRs that make up one SRegs set, in SRegs field order
 S_REG_IDS = (rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_STVEC, rc.UC_RISCV_REG_SSCRATCH,
              rc.UC_RISCV_REG_SEPC, rc.UC_RISCV_REG_SCAUSE, rc.UC_RISCV_REG_STVAL,
@@ -117,6 +119,7 @@ class Hart(CsrViews, ExceptionHandling):
         self.slicer = make_slicer(uc, slice_seconds)
         self.translation = Translation(self, trace=trace_mmu)
         self._fetch_walker = _native_fetch_walker(ram)
+        self.native_time = NativeTime.attach(uc, clock)   # None: every rdtime traps
         self._presented_mip = -1
         self._invalid_insn = False
         self._running_prefix = False            # exceptions._run_block_prefix is running
@@ -180,6 +183,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._stop_reason = None
         self.present_interrupts(force=True)
         self.translation.slice_begins()
+        self.sync_time_source()
         pc = self.regs.read(PC)
         t0 = perf_counter()
         try:
@@ -206,6 +210,22 @@ class Hart(CsrViews, ExceptionHandling):
 
     def flush_tlb(self) -> None:
         self.regs.flush_tlb()
+
+    def sync_time_source(self) -> None:
+        """Let the engine serve rdtime itself (native_time.py) while every level it can
+        reach without Python may read `time`: Unicorn checks none of mcounteren,
+        hcounteren, scounteren. Otherwise rdtime traps and the CSR table's check decides.
+        Called when the context or a counter-enable changes, at each slice start (S and
+        U write scounteren natively) and after each rdtime Python served."""
+        native = self.native_time
+        if native is None:
+            return
+        context = self.context
+        allowed = context == "machine" or bool(
+            self.m.mcounteren & COUNTEREN_TM
+            and (context == "host" or self.h.hcounteren & COUNTEREN_TM)
+            and self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN) & COUNTEREN_TM)
+        native.set(allowed, self.h.htimedelta if context == "guest" else 0)
 
     def forget_code_pages(self) -> None:
         """Python's own cache of kernel code translations (see _insn_at): keyed by
@@ -277,6 +297,7 @@ class Hart(CsrViews, ExceptionHandling):
         else:
             self.translation.enter_machine()
         self.flush_tlb()
+        self.sync_time_source()
 
     def _save_s_regs(self, owner: str, vals: list[int], with_satp: bool) -> None:
         ms, tvec, scratch, epc, cause, tval, satp, mie = vals

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from ..memory.layout import TIMEBASE_HZ
 
+U64 = (1 << 64) - 1
+
 
 class IrqSink(Protocol):
     def set_irq(self, line: int, level: bool) -> None:
@@ -33,14 +35,28 @@ class Events(Protocol):
 
 
 class Clock:
-    """mtime: a 10 MHz counter derived from the host's monotonic clock."""
+    """mtime: a 10 MHz counter on the host's monotonic clock, moved by writes to mtime.
+
+    Integer arithmetic on CLOCK_MONOTONIC nanoseconds: the engine's native rdtime
+    (cpu/native_time.py, `mirrors`) computes the same formula from the same fields."""
 
     def __init__(self, hz: int = TIMEBASE_HZ):
         self.hz = hz
-        self._t0 = time.perf_counter()
+        self.t0_ns = time.monotonic_ns()
+        self.offset = 0            # what writes to mtime moved it by
+        self.mirrors: list = []    # native copies of the offset (NativeTime)
+
+    def ticks(self) -> int:
+        """Host time since the origin, in timebase ticks."""
+        return (time.monotonic_ns() - self.t0_ns) * self.hz // 1_000_000_000
 
     def mtime(self) -> int:
-        return int((time.perf_counter() - self._t0) * self.hz)
+        return (self.ticks() + self.offset) & U64
+
+    def set_mtime(self, value: int) -> None:
+        self.offset = value - self.ticks()
+        for mirror in self.mirrors:
+            mirror.clock_moved(self.offset)
 
     def seconds_until(self, ticks: int) -> float:
         """Host seconds until mtime reaches `ticks` (<= 0 if already past)."""

@@ -38,13 +38,12 @@ class Clint(Device):
         self._hart_irq = hart_irq
         self._clock = clock
         self._events = events
-        self._mtime_offset = 0      # guest writes to mtime move it relative to the host clock
         self.msip = False
         self.mtip = False
         self.mtimecmp = U64
 
     def mtime(self) -> int:
-        return (self._clock.mtime() + self._mtime_offset) & U64
+        return self._clock.mtime()
 
     def read(self, offset: int, size: int) -> int:
         if MSIP <= offset < MSIP + 4:
@@ -65,15 +64,14 @@ class Clint(Device):
             self.mtimecmp = _write_u64_part(self.mtimecmp, MTIMECMP, offset, size, value)
             self._update_mtip()
         elif MTIME <= offset < MTIME + 8:
-            new = _write_u64_part(self.mtime(), MTIME, offset, size, value)
-            self._mtime_offset = new - self._clock.mtime()
+            self._clock.set_mtime(_write_u64_part(self.mtime(), MTIME, offset, size, value))
             self._update_mtip()
 
     def next_deadline(self) -> int | None:
-        """When MTIP will rise, in `Clock.mtime()` ticks (None while it is already high)."""
+        """The mtime at which MTIP will rise (None while it is already high)."""
         if self.mtip:
             return None
-        return max(0, self.mtimecmp - self._mtime_offset)
+        return self.mtimecmp
 
     def poll(self) -> None:
         self._update_mtip()

@@ -81,6 +81,10 @@ class Vcpu:
         ms = hart.regs.csr_read(rc.UC_RISCV_REG_MSTATUS)
         hart.regs.csr_write(rc.UC_RISCV_REG_MSTATUS, ms | FS_INITIAL)
         hart.enter_guest(0, PRV_S)
+        # the guest's scounteren (Unicorn's, while the guest is loaded): CY, TM and IR
+        # readable in VU, KVM's reset value (kvm_arch_vcpu_create). Linux without the
+        # SBI PMU never writes it, and its vDSO reads the time in VU.
+        hart.regs.csr_write(rc.UC_RISCV_REG_SCOUNTEREN, 0x7)
 
     # ------------------------------------------------------------------ registers
     def get_reg(self, name: str) -> int:

@@ -53,11 +53,8 @@ class PythonFirmware:
             self.machine.hart.set_sw_pending(MIP_STIP, True)
 
     def next_deadline(self) -> int | None:
-        """In host Clock ticks, like the devices' deadlines (the guest may offset mtime)."""
-        if self.timer_deadline == M64:
-            return None
-        m = self.machine
-        return self.timer_deadline - (m.clint.mtime() - m.clock.mtime())
+        """The mtime at which STIP rises, like the devices' deadlines."""
+        return None if self.timer_deadline == M64 else self.timer_deadline
 
     # ---------------------------------------------------------------- SbiHost
     def set_timer(self, stime_value: int) -> None:

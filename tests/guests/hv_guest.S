@@ -33,13 +33,14 @@ _start:
 table:
     .word t_dirty - _start, t_mmio - _start, t_readonly - _start, t_sbi - _start
     .word t_wfi - _start, t_nowhere - _start, t_trap_loop - _start, t_pt_outside - _start
-    .word t_flood - _start, t_pt_host - _start, t_mmio_fetch - _start
+    .word t_flood - _start, t_pt_host - _start, t_mmio_fetch - _start, t_time - _start
 
 /* 0: store to pages 0, 3, 5 of the dirty slot, load pages 1, 2; shut down; then
  *    store pages 3 and 7 and shut down again */
 t_dirty:
     li s0, DIRTY_SLOT
     li t0, 0x1000
+t_dirty_first_store:                    /* tests/test_hv_linux.py looks for its exit */
     sd t0, 0(s0)
     li t1, 3 * 0x1000
     add t1, t1, s0
@@ -203,6 +204,14 @@ t_pt_host:
     li t0, 0xC0000000
     ld t1, 0(t0)
     sd t1, 0(s11)
+    SHUTDOWN
+
+/* 11: rdtime twice (each = mtime + htimedelta), both stored to MMIO; shut down */
+t_time:
+    rdtime t0
+    rdtime t1
+    sd t0, 0(s11)
+    sd t1, 8(s11)
     SHUTDOWN
 
 /* 10: execute from MMIO space */
