@@ -8,7 +8,7 @@ of every process): start-up time is most of a short run.
 
 `run(argv)` returns the exit status (tests call it in-process); `main()`, the console
 entry point, ends the process with os._exit() once the command has finished: the
-interpreter's teardown (modules, Unicorn's engine) would add ~20 ms to every run and
+interpreter's teardown (modules, Unicorn's engine) would add 8-20 ms to every run and
 nothing is left to do by then (terminal restored, gdb told, output flushed).
 """
 from __future__ import annotations
@@ -543,13 +543,12 @@ def run(argv: list[str] | None = None) -> int:
     input or an output error (each is one line on stderr and its status)."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
-        status = _dispatch(argv)
+        try:
+            status = _dispatch(argv)
+        except _Exit as done:                   # -h of a command
+            status = done.status
         if sys.stdout is not None:
-            sys.stdout.flush()
-    except _Exit as done:                       # -h of a command
-        status = done.status
-        if sys.stdout is not None:
-            status = _flushed(status)
+            sys.stdout.flush()                  # a full or closed stdout is said here
     except UsageError as err:
         status = _error(f"{str(err).rstrip('.')} (see '{err.prog or PROG} -h')")
     except RvkvmError as err:
@@ -563,17 +562,6 @@ def run(argv: list[str] | None = None) -> int:
     except OSError as err:      # stdout closed or full while printing
         status = _error(f"cannot write the output: {err.strerror or err}")
     return int(status or 0)
-
-
-def _flushed(status: int) -> int:
-    """Flush stdout after help; a closed or full stdout is reported as for any output."""
-    try:
-        sys.stdout.flush()
-        return status
-    except BrokenPipeError:
-        return exit_status.SIGPIPE
-    except OSError as err:
-        return _error(f"cannot write the output: {err.strerror or err}")
 
 
 def _stdout(what: str):

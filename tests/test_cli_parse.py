@@ -243,6 +243,13 @@ def test_the_entry_point_ends_with_the_status_of_run():
         assert "main returned" not in proc.stdout
 
 
+def test_python_dash_m_rvkvm_is_the_command():
+    proc = subprocess.run([sys.executable, "-m", "rvkvm", "--frob"], cwd=REPO_ROOT,
+                          env=rvkvm_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == ERROR and proc.stdout == "", proc.stderr
+    assert proc.stderr == "rvkvm: error: No such option '--frob' (see 'rvkvm -h')\n"
+
+
 def test_start_up_imports_neither_click_nor_what_only_help_needs():
     """The parser costs nothing it does not use: no click (~17 ms of every process),
     boot's help epilog (the console keys) and difflib only when they are shown."""
