@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from click.testing import CliRunner
-
-from rvkvm.cli import cli
+from rvkvm.cli import run
 from rvkvm.disas import disassemble, disassemble_elf
 from test_loaders import Seg, build_elf
 
@@ -102,31 +100,30 @@ def test_disassemble_elf_shows_executable_sections_with_symbols(tmp_path):
     assert lines[lines.index("<finish>:") + 1].startswith("80000008: 8082")
 
 
-def test_disas_command(tmp_path):
-    runner = CliRunner()
+def test_disas_command(tmp_path, capsys):
+    """`rvkvm disas` run in-process (rvkvm.cli.run returns the status; main() would
+    end the process)."""
     raw = tmp_path / "code.bin"
     raw.write_bytes(word(csr_insn(2, 0x180, 0, A0)))
-    result = runner.invoke(cli, ["disas", "--raw", "--addr", "0x1000", str(raw)])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == "00001000: 18002573  csrr a0, satp"
+    assert run(["disas", "--raw", "--addr", "0x1000", str(raw)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "00001000: 18002573  csrr a0, satp" and err == ""
 
     elf = tmp_path / "k.elf"
     elf.write_bytes(build_elf([Seg(".text", BASE, BASE, half(0x0001))], BASE))
-    result = runner.invoke(cli, ["disas", str(elf)])
-    assert result.exit_code == 0 and "80000000: 0001      c.nop" in result.output
+    assert run(["disas", str(elf)]) == 0
+    assert "80000000: 0001      c.nop" in capsys.readouterr().out
 
 
-def test_disas_command_errors_are_one_line(tmp_path):
-    runner = CliRunner()
+def test_disas_command_errors_are_one_line(tmp_path, capsys):
     raw = tmp_path / "code.bin"
     raw.write_bytes(word(0x00000013))
     for args, why in [([str(tmp_path / "missing")], "no such file"),
                       ([str(raw)], "--raw"),
                       (["/bin/ls"], "not RISC-V"),
-                      ([str(tmp_path)], "directory")]:
-        result = runner.invoke(cli, ["disas", *args])
-        assert result.exit_code == 125, args
-        assert "Traceback" not in result.output and result.output.count("\n") == 1
-        assert result.output.startswith("rvkvm: error: ") and why in result.output
-    result = runner.invoke(cli, ["disas", "--raw", "--addr", "zz", str(raw)])
-    assert result.exit_code == 125 and "not a number" in result.output
+                      ([str(tmp_path)], "directory"),
+                      (["--raw", "--addr", "zz", str(raw)], "not a number")]:
+        assert run(["disas", *args]) == 125, args
+        out, err = capsys.readouterr()
+        assert out == "" and "Traceback" not in err and err.count("\n") == 1, (args, err)
+        assert err.startswith("rvkvm: error: ") and why in err, (args, err)
