@@ -31,8 +31,7 @@ Choices where the spec leaves room (the C walker makes the same ones):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 LOAD, STORE, FETCH = 0, 1, 2          # access kinds
 PROT_R, PROT_W, PROT_X = 1, 2, 4      # Unicorn's UC_PROT_* values
@@ -55,8 +54,7 @@ NEEDED = {LOAD: PROT_R, STORE: PROT_W, FETCH: PROT_X}
 ACCESS_NAMES = {LOAD: "load", STORE: "store", FETCH: "fetch"}
 
 
-@dataclass(frozen=True)
-class WalkConfig:
+class WalkConfig(NamedTuple):
     satp: int          # single stage: satp; two-stage: vsatp (mode Bare/Sv39/48/57, PPN)
     hgatp: int = 0     # G-stage root/mode (Bare/Sv39x4/Sv48x4/Sv57x4); used only if virt
     virt: bool = False # two-stage translation (V=1, or HLV/HSV, or MPRV with MPV)
@@ -67,8 +65,7 @@ class WalkConfig:
     hlvx: bool = False # HLVX: a LOAD that needs execute (not read) permission, at both stages
 
 
-@dataclass(frozen=True)
-class Walk:
+class Walk(NamedTuple):
     ok: bool
     pa: int = 0        # physical address of va (offset included) when ok
     perms: int = 0     # PROT_* an engine TLB entry for this page may grant now
