@@ -559,8 +559,7 @@ def test_native_walker_matches_python_on_random_tables(use_gcache):
             vas = [random_va(rng, vsmode) for _ in range(3)]
             for _ in range(STEPS):
                 va, access = rng.choice(vas), rng.choice(ACCESSES)
-                step = WalkConfig(**{**cfg.__dict__,
-                                     "hlvx": access == LOAD and rng.random() < 0.2})
+                step = cfg._replace(hlvx=access == LOAD and rng.random() < 0.2)
                 writes = py_ram.writes
                 expected = translate(py_ram, va, access, step)
                 got = native.translate(va, access, step)

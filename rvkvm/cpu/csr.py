@@ -12,11 +12,11 @@ TVM/VTVM). Names come from csr_names.py, shared with the disassembler and dumps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from unicorn import riscv_const as rc
 
+from ..records import slots_repr
 from .constants import (
     EXC_ILLEGAL_INSN,
     EXC_VIRTUAL_INSN,
@@ -89,22 +89,31 @@ def default_access(num: int, level, writes: bool) -> int | None:
     return None
 
 
-@dataclass
 class Csr:
-    name: str
-    read: Callable[["object"], int]
-    write: Callable[["object", int], None] | None = None    # None: writes ignored (WARL 0)
-    # the value csrrs/csrrc modify, when it differs from what a read returns (mip.SEIP)
-    rmw_read: Callable[["object"], int] | None = None
-    # a write may make an interrupt pending and enabled: re-check after it
-    affects_interrupts: bool = False
-    # the row's own conditions beyond the number's: (hart, level, writes) -> trap or None
-    check: Callable[["object", object, bool], int | None] | None = None
-    hypervisor: bool = False           # exists only when the hart has the H extension
+    """One row of the table (~190 are built at import: a slotted class, quick to make)."""
+    __slots__ = ("name", "read", "write", "rmw_read", "affects_interrupts", "check",
+                 "hypervisor", "num", "stat_name")
 
-    def __post_init__(self):
-        self.num = CSR_NUMBERS[self.name]
-        self.stat_name = "csr_" + self.name
+    def __init__(self, name: str, read: Callable[[object], int],
+                 write: Callable[[object, int], None] | None = None,
+                 rmw_read: Callable[[object], int] | None = None,
+                 affects_interrupts: bool = False,
+                 check: Callable[[object, object, bool], int | None] | None = None,
+                 hypervisor: bool = False):
+        self.name = name
+        self.read = read
+        self.write = write                 # None: writes ignored (WARL 0)
+        # the value csrrs/csrrc modify, when it differs from what a read returns (mip.SEIP)
+        self.rmw_read = rmw_read
+        # a write may make an interrupt pending and enabled: re-check after it
+        self.affects_interrupts = affects_interrupts
+        # the row's own conditions beyond the number's: (hart, level, writes) -> trap or None
+        self.check = check
+        self.hypervisor = hypervisor       # exists only when the hart has the H extension
+        self.num = CSR_NUMBERS[name]
+        self.stat_name = "csr_" + name
+
+    __repr__ = slots_repr
 
     def access_fault(self, hart, level, writes: bool) -> int | None:
         """The trap this access raises (ILLEGAL or VIRTUAL), or None: allowed."""

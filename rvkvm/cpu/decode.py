@@ -7,8 +7,8 @@ lacks or must not see, mret/sret/wfi/sfence.vma in virtual M-mode).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 M64 = (1 << 64) - 1
 
@@ -19,8 +19,7 @@ def sext(value: int, bits: int) -> int:
     return value - (1 << bits) if (value >> (bits - 1)) & 1 else value
 
 
-@dataclass(frozen=True)
-class CsrInsn:
+class CsrInsn(NamedTuple):
     """csrrw/csrrs/csrrc and their immediate forms."""
     csr: int
     rd: int
@@ -46,8 +45,7 @@ def decode_csr(insn: int) -> CsrInsn | None:
     return CsrInsn(insn >> 20, (insn >> 7) & 31, rs1, op, imm, op == "w" or rs1 != 0)
 
 
-@dataclass(frozen=True)
-class InsnRow:
+class InsnRow(NamedTuple):
     """An instruction Python emulates: `insn & mask == match`. `handler` names the
     hart method `_op_<handler>` that completes it; `shape` how the disassembler shows
     its operands ("csr", "load" rd, (rs1); "store" rs2, (rs1); "fence" rs1, rs2; "none")."""
@@ -100,8 +98,7 @@ def find_emulated(insn: int) -> InsnRow | None:
     return None
 
 
-@dataclass(frozen=True)
-class MemAccess:
+class MemAccess(NamedTuple):
     """Where a load/store/AMO instruction accesses: base register + offset."""
     base: int         # register number
     offset: int

@@ -19,13 +19,12 @@ S-level CSRs live and how addresses are translated.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .constants import PRV_M, PRV_S, PRV_U
 
 
-@dataclass(frozen=True)
-class Level:
+class Level(NamedTuple):
     name: str
     priv: int           # architectural privilege: 3 M, 1 S/HS/VS, 0 U/VU
     virt: bool          # V

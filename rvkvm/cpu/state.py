@@ -8,58 +8,51 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import slots_repr
 
 
-@dataclass
 class MState:
-    mstatus: int = 0          # only the bits Python owns (csr_views.PY_OWNED)
-    medeleg: int = 0
-    mideleg: int = 0
-    mtvec: int = 0
-    mscratch: int = 0
-    mepc: int = 0
-    mcause: int = 0
-    mtval: int = 0
-    mtval2: int = 0
-    mtinst: int = 0
-    mcounteren: int = 0
-    mcountinhibit: int = 0
-    menvcfg: int = 0
-    pmpcfg: list = field(default_factory=lambda: [0] * 8)
-    pmpaddr: list = field(default_factory=lambda: [0] * 64)
-    mip_sw: int = 0           # SSIP/STIP/SEIP as written by M code or the firmware
-    mip_lines: int = 0        # lines driven by devices (MTIP, MSIP, MEIP, SEIP)
-    # minstret/mcycle writes: offsets from the engine's own counts (reads stay monotonic)
-    instret_offset: int = 0
-    cycle_offset: int = 0
+    __slots__ = ("mstatus", "medeleg", "mideleg", "mtvec", "mscratch", "mepc", "mcause",
+                 "mtval", "mtval2", "mtinst", "mcounteren", "mcountinhibit", "menvcfg",
+                 "pmpcfg", "pmpaddr", "mip_sw", "mip_lines", "instret_offset", "cycle_offset")
+
+    def __init__(self):
+        self.mstatus = 0          # only the bits Python owns (csr_views.PY_OWNED)
+        self.medeleg = self.mideleg = self.mtvec = self.mscratch = 0
+        self.mepc = self.mcause = self.mtval = self.mtval2 = self.mtinst = 0
+        self.mcounteren = self.mcountinhibit = self.menvcfg = 0
+        self.pmpcfg = [0] * 8     # the even pmpcfgN of RV64, one 64-bit register each
+        self.pmpaddr = [0] * 64
+        self.mip_sw = 0           # SSIP/STIP/SEIP as written by M code or the firmware
+        self.mip_lines = 0        # lines driven by devices (MTIP, MSIP, MEIP, SEIP)
+        # minstret/mcycle writes: offsets from the engine's own counts (reads stay monotonic)
+        self.instret_offset = self.cycle_offset = 0
+
+    __repr__ = slots_repr
 
 
-@dataclass
 class HState:
-    hstatus: int = 0
-    hedeleg: int = 0
-    hideleg: int = 0
-    hie: int = 0              # VS bits: the storage of vsie too (through hideleg)
-    hvip: int = 0             # VS bits: the storage of vsip.SSIP too
-    hcounteren: int = 0
-    htval: int = 0
-    htinst: int = 0
-    hgatp: int = 0
-    htimedelta: int = 0
-    henvcfg: int = 0
-    bpc: int = 0              # the guest pc at the last exit from V=1 (not a CSR)
+    __slots__ = ("hstatus", "hedeleg", "hideleg", "hie", "hvip", "hcounteren", "htval",
+                 "htinst", "hgatp", "htimedelta", "henvcfg", "bpc")
+
+    def __init__(self):
+        self.hstatus = self.hedeleg = self.hideleg = 0
+        self.hie = 0              # VS bits: the storage of vsie too (through hideleg)
+        self.hvip = 0             # VS bits: the storage of vsip.SSIP too
+        self.hcounteren = self.htval = self.htinst = self.hgatp = 0
+        self.htimedelta = self.henvcfg = 0
+        self.bpc = 0              # the guest pc at the last exit from V=1 (not a CSR)
+
+    __repr__ = slots_repr
 
 
-@dataclass
 class SRegs:
     """A supervisor CSR set as Unicorn holds it: sstatus bits (csr_views.UC_OWNED),
     stvec, sscratch, sepc, scause, stval, satp and the S bits of sie (1, 5, 9)."""
-    status: int = 0
-    tvec: int = 0
-    scratch: int = 0
-    epc: int = 0
-    cause: int = 0
-    tval: int = 0
-    satp: int = 0
-    ie: int = 0
+    __slots__ = ("status", "tvec", "scratch", "epc", "cause", "tval", "satp", "ie")
+
+    def __init__(self):
+        self.status = self.tvec = self.scratch = self.epc = 0
+        self.cause = self.tval = self.satp = self.ie = 0
+
+    __repr__ = slots_repr

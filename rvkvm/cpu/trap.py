@@ -1,20 +1,26 @@
 """One trap type, and the errors that end a run from inside the hart."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..records import slots_eq, slots_repr
 from .constants import EXCEPTION_NAMES, INTERRUPT_FLAG, INTERRUPT_NAMES, PRIV_NAMES
 
 
-@dataclass
 class Trap:
-    cause: int                 # exception code, or interrupt number when `interrupt`
-    epc: int
-    tval: int = 0
-    interrupt: bool = False
-    tval2: int = 0             # htval / mtval2: the guest-physical address >> 2
-    tinst: int = 0             # htinst / mtinst
-    gva: bool = False          # tval is a guest virtual address (HLV/HSV from V=0)
+    """One trap to take (made per trap: a slotted class, quick to build)."""
+    __slots__ = ("cause", "epc", "tval", "interrupt", "tval2", "tinst", "gva")
+
+    def __init__(self, cause: int, epc: int, tval: int = 0, interrupt: bool = False,
+                 tval2: int = 0, tinst: int = 0, gva: bool = False):
+        self.cause = cause         # exception code, or interrupt number when `interrupt`
+        self.epc = epc
+        self.tval = tval
+        self.interrupt = interrupt
+        self.tval2 = tval2         # htval / mtval2: the guest-physical address >> 2
+        self.tinst = tinst         # htinst / mtinst
+        self.gva = gva             # tval is a guest virtual address (HLV/HSV from V=0)
+
+    __repr__ = slots_repr
+    __eq__ = slots_eq
 
     @property
     def mcause(self) -> int:

@@ -11,8 +11,6 @@ What the table cannot say by itself lives here:
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import sbi
 from ..cpu import walk
 from ..cpu.constants import MIP_VSSIP
@@ -97,7 +95,7 @@ class VcpuSbi:
     def _guest_phys(self, va: int, access: int) -> int | None:
         """The GPA of a guest (virtual, once it pages) address, VS-stage only; a VS
         page fault is injected at the ecall."""
-        cfg = replace(self.hart.walk_config(), hgatp=0)
+        cfg = self.hart.walk_config()._replace(hgatp=0)
         w = self.hart.translate(va, access, cfg)
         if w.ok:
             return w.pa

@@ -8,7 +8,7 @@ RAM base + text_offset and entered at its first byte.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import LoadError
 from ..memory.ram import Ram
@@ -25,8 +25,7 @@ MAX_TEXT_OFFSET = 1 << 30
 KERNEL_ALIGN = 2 << 20
 
 
-@dataclass(frozen=True)
-class ImageHeader:
+class ImageHeader(NamedTuple):
     text_offset: int
     image_size: int    # bytes of RAM the kernel occupies, bss included
     flags: int

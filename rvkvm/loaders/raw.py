@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 
 from ..errors import LoadError
 from ..memory.ram import Ram
+from ..records import slots_repr
 
 PAGE_SIZE = 4096
 
 
-@dataclass
 class LoadedKernel:
     """Where a kernel landed in guest physical memory."""
-    kind: str                      # "elf", "linux-image" or "raw"
-    entry: int                     # physical entry point
-    start: int                     # physical range [start, end) it occupies,
-    end: int                       # bss included
-    symbols: dict[str, int] = field(default_factory=dict)
-    is_linux: bool = False
+    __slots__ = ("kind", "entry", "start", "end", "symbols", "is_linux")
+
+    def __init__(self, kind: str, entry: int, start: int, end: int,
+                 symbols: dict[str, int] | None = None, is_linux: bool = False):
+        self.kind = kind               # "elf", "linux-image" or "raw"
+        self.entry = entry             # physical entry point
+        self.start = start             # physical range [start, end) it occupies,
+        self.end = end                 # bss included
+        self.symbols = {} if symbols is None else symbols
+        self.is_linux = is_linux
+
+    __repr__ = slots_repr
 
 
 def align_up(value: int, align: int) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, UC_PROT_ALL, Uc
@@ -38,6 +37,7 @@ from .placement import device_tree_blob, place_device_tree, place_initrd
 from .fdt import build_device_tree
 from .wakeup import Wakeup
 from ..memory.ram import Ram
+from ..records import slots_eq, slots_repr
 
 if TYPE_CHECKING:                 # imported where used: a bare-metal run needs neither
     from .firmware import PythonFirmware
@@ -50,27 +50,41 @@ MMU_TYPE = "riscv,sv57"
 M64 = (1 << 64) - 1
 
 
-@dataclass
 class MachineConfig:
-    ram_size: int = layout.DEFAULT_RAM_SIZE
-    bios: str | None = None               # firmware path, "none", or None (automatic)
-    append: str | None = None
-    initrd: str | None = None
-    dtb: str | None = None
-    load_addr: int | None = None
-    slice_seconds: float = 0.002
-    trace: frozenset = field(default_factory=frozenset)   # of "int", "sbi", "mmio"
-    expect: str | None = None
-    stats: bool = False                   # time the Python trap handlers too (--stats)
-    console_out: object = None            # a binary stream; stdout by default
-    has_h: bool = True                    # the hypervisor extension (--cpu rv64,h=off)
+    __slots__ = ("ram_size", "bios", "append", "initrd", "dtb", "load_addr", "slice_seconds",
+                 "trace", "expect", "stats", "console_out", "has_h")
+
+    def __init__(self, ram_size: int = layout.DEFAULT_RAM_SIZE, bios: str | None = None,
+                 append: str | None = None, initrd: str | None = None, dtb: str | None = None,
+                 load_addr: int | None = None, slice_seconds: float = 0.002,
+                 trace: frozenset = frozenset(), expect: str | None = None,
+                 stats: bool = False, console_out=None, has_h: bool = True):
+        self.ram_size = ram_size
+        self.bios = bios                  # firmware path, "none", or None (automatic)
+        self.append = append
+        self.initrd = initrd
+        self.dtb = dtb
+        self.load_addr = load_addr
+        self.slice_seconds = slice_seconds
+        self.trace = trace                # of "int", "sbi", "mmio"
+        self.expect = expect
+        self.stats = stats                # time the Python trap handlers too (--stats)
+        self.console_out = console_out    # a binary stream; stdout by default
+        self.has_h = has_h                # the hypervisor extension (--cpu rv64,h=off)
+
+    __repr__ = slots_repr
 
 
-@dataclass
 class RunResult:
-    status: int
-    reason: str
-    dump: str = ""
+    __slots__ = ("status", "reason", "dump")
+
+    def __init__(self, status: int, reason: str, dump: str = ""):
+        self.status = status
+        self.reason = reason
+        self.dump = dump
+
+    __repr__ = slots_repr
+    __eq__ = slots_eq
 
 
 def _refuse_overlap(first: tuple, second: tuple) -> None:

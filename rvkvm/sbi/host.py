@@ -9,8 +9,7 @@ Python ints in `SbiResult.error`, and `a0`/`a1` give their register encodings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from .constants import SBI_ERR_NOT_SUPPORTED, SBI_SUCCESS, XLEN_MASK
 
@@ -79,8 +78,7 @@ class SbiHost(Protocol):
         """(mvendorid, marchid, mimpid) as the hart reports them."""
 
 
-@dataclass
-class SbiResult:
+class SbiResult(NamedTuple):
     """The outcome of one SBI call.
 
     A v0.2+ call returns (error, value) in (a0, a1). A legacy call returns one
@@ -108,8 +106,7 @@ def always_available(host: SbiHost) -> int:
     return 1
 
 
-@dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """One row of the SBI table: the EIDs it answers, how to call it, how to probe it.
 
     `handler(host, fid, args)` gets a0..a5 as unsigned 64-bit ints and must
