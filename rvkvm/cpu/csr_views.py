@@ -157,7 +157,8 @@ class CsrViews:
 
     def read_mie(self) -> int:
         uc_mie = self.regs.csr_read(rc.UC_RISCV_REG_MIE)
-        return (uc_mie & M_INTERRUPTS) | self._hs_sie() | self.read_hie()
+        hs_sie = self.s_hs.ie if self.context == "guest" else uc_mie & S_INTERRUPTS
+        return (uc_mie & M_INTERRUPTS) | hs_sie | self.read_hie()
 
     def write_mie(self, value: int) -> None:
         uc_mie = self.regs.csr_read(rc.UC_RISCV_REG_MIE)
@@ -270,9 +271,11 @@ class CsrViews:
         """S code sets and clears sip.SSIP natively in Unicorn's mip: fold such a change
         back (into mip.SSIP at V=0, into hvip.VSSIP at V=1). Only a change from what
         Python presented counts: right after virtual M (which presents nothing)
-        Unicorn's 0 is not S clearing the bit."""
-        if self.context == "machine" or self._presented_mip < 0:
+        Unicorn's 0 is not S clearing the bit. Once per stop of the engine: S code
+        changes nothing while Python runs (an idle tick asked 8 times)."""
+        if self._sip_folded or self.context == "machine" or self._presented_mip < 0:
             return
+        self._sip_folded = True
         uc_mip = self.regs.csr_read(rc.UC_RISCV_REG_MIP)
         if self.context == "guest":
             changed = (uc_mip ^ self._presented_mip) & MIP_SSIP & (self.h.hideleg >> 1)

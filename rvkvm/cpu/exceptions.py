@@ -90,6 +90,8 @@ class ExceptionHandling:
             self._handle_exception(intno)
         except GuestDied:
             pass                               # run_slice re-raises it after emu_start
+        finally:
+            self._sip_folded = False           # the engine runs S code again
 
     def _on_intr_timed(self, uc, intno: int, _user) -> None:
         """_on_intr that also adds up its time, for --stats only: two clock reads

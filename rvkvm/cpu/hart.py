@@ -118,9 +118,10 @@ class Hart(CsrViews, ExceptionHandling):
         self.trap_seconds = 0.0                # of which in Python trap handling (time_traps)
         self.slicer = make_slicer(uc, slice_seconds)
         self.translation = Translation(self, trace=trace_mmu)
-        self._fetch_walker = _native_fetch_walker(ram)
+        self._fetch_walker = _NOT_YET          # the C fetch walker, made at first use
         self.native_time = NativeTime.attach(uc, clock)   # None: every rdtime traps
         self._presented_mip = -1
+        self._sip_folded = False                # _sync_sip ran since S code last ran
         self._invalid_insn = False
         self._running_prefix = False            # exceptions._run_block_prefix is running
         self._death: GuestDied | None = None
@@ -185,6 +186,7 @@ class Hart(CsrViews, ExceptionHandling):
         self.translation.slice_begins()
         self.sync_time_source()
         pc = self.regs.read(PC)
+        self._sip_folded = False
         t0 = perf_counter()
         try:
             ticked = self.slicer.run(pc)
@@ -569,10 +571,13 @@ class Hart(CsrViews, ExceptionHandling):
         """The one translation path for Python's own accesses. Without side effects
         (decoding at epc, debuggers) A/D bits are left alone."""
         cfg = cfg or self.walk_config()
-        if access == walk.FETCH and not side_effects and self._fetch_walker is not None:
+        if access == walk.FETCH and not side_effects:
             # decoding at epc, ~3,000 times a boot: the C walk (a fetched page's A bit
             # is set already, so it writes nothing)
-            return self._fetch_walker.translate(va & M64, access, cfg)
+            if self._fetch_walker is _NOT_YET:  # (a bare-metal run may never need it)
+                self._fetch_walker = _native_fetch_walker(self.ram)
+            if self._fetch_walker is not None:
+                return self._fetch_walker.translate(va & M64, access, cfg)
         mem = self.ram if side_effects else _ReadOnly(self.ram)
         return walk.translate(mem, va & M64, access, cfg)
 
@@ -669,6 +674,9 @@ class _ReadOnly:
 
     def write_u64(self, pa: int, value: int) -> None:
         pass
+
+
+_NOT_YET = object()
 
 
 def _native_fetch_walker(ram):
