@@ -33,12 +33,8 @@ QEMU_7_2_DEPARTS = {
 }
 HYP_IMAGES = sorted(QEMU_7_2_DEPARTS)
 
-TIMING_DEPENDENT = {"hyp_int"}
-# image -> why rvkvm fails a check where the spec is clear (the lead fixes the hart)
+# image -> why rvkvm fails a check where the spec is clear (an engine gap)
 RVKVM_KNOWN_FAILS = {
-    "hyp_int": "check 51: a VS timer interrupt kept at HS (hideleg clear) is not taken "
-               "right after HS sets sstatus.SIE (priv spec 3.1.9: interrupts are evaluated "
-               "immediately after a CSR write they depend on)",
     "hyp_counters": "checks 10, 20, 40, 50, 60: rdcycle/rdinstret in VS/VU read whatever "
                     "hcounteren, scounteren and mcounteren say (spec: virtual instruction, or "
                     "illegal with mcounteren = 0); Unicorn's ctr() ignores the counter enables "
@@ -48,9 +44,7 @@ RVKVM_KNOWN_FAILS = {
 
 def rvkvm_param(image):
     if image in RVKVM_KNOWN_FAILS:
-        # hyp_int's gap depends on timing (a slice boundary inside its wait loop lets the
-        # interrupt through): a strict xfail would fail at random
-        return pytest.param(image, marks=pytest.mark.xfail(strict=image not in TIMING_DEPENDENT,
+        return pytest.param(image, marks=pytest.mark.xfail(strict=True,
                                                            reason=RVKVM_KNOWN_FAILS[image]))
     return image
 
@@ -85,6 +79,20 @@ def test_hyp_image_departs_on_qemu_only_where_listed(image):
         assert proc.stdout.count("(QEMU 7.2 departs here)") == len(failed), describe(proc)
     else:
         assert proc.returncode == 0 and f"{image}: PASS" in proc.stdout, describe(proc)
+
+
+@pytest.mark.parametrize("slicer", ["native-exit", "native-block", "python"])
+def test_a_vs_interrupt_kept_at_hs_is_taken_when_hs_sets_sie(slicer):
+    """hyp_int 51: HS's native `csrsi sstatus, SIE` must take the VS timer interrupt it
+    keeps (hideleg clear) before the next instruction, which clears SIE again. The hart
+    runs block by block while such an interrupt waits; every slicer must find the
+    boundary (the exit switch makes a counted run end at a block's end)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "rvkvm.cli", "boot", str(IMAGES / "hyp_int.elf"),
+         "--timeout", str(BOOT_TIMEOUT)],
+        cwd=REPO, capture_output=True, text=True, timeout=BOOT_TIMEOUT + 30,
+        env={**os.environ, "RVKVM_SLICER": slicer})
+    assert "hyp_int: PASS" in proc.stdout, describe(proc)
 
 
 def test_every_hyp_image_is_covered():

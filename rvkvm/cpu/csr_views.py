@@ -316,6 +316,7 @@ class CsrViews:
         """Enter a pending, enabled interrupt Unicorn cannot take itself: an M-level
         one, an HS-level one while V=1 (HS interrupts preempt a guest whatever its
         SIE), or a VS-level one HS did not delegate. True if one was taken."""
+        self.sie_watch = False
         pending = self.pending_enabled()
         if not pending:
             self.present_interrupts()
@@ -333,6 +334,11 @@ class CsrViews:
                 # kept at HS need Python
                 hs_pending &= VS_INTERRUPTS
                 if level.priv == PRV_S and not self.regs.csr_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_SIE:
+                    # HS sets SIE natively: the hart runs block by block until it does
+                    # (Hart._run_one_block), from the next block on (a no-op between runs)
+                    self.sie_watch = bool(hs_pending)
+                    if self.sie_watch:
+                        self.uc.emu_stop()
                     hs_pending = 0
             take = hs_pending
         if not take:

@@ -75,7 +75,7 @@ from .levels import HS, M, VS, Level, level_for, level_in_context
 from .mmode_map import MachineModeMap
 from .native_time import NativeTime
 from .regs import PC, PRIV, RegisterFile
-from .slicer import make_slicer
+from .slicer import NEVER_A_PC, make_slicer
 from .state import HState, MState, SRegs
 from .translation import Translation
 from .trap import GuestDied, Trap
@@ -122,6 +122,10 @@ class Hart(CsrViews, ExceptionHandling):
         self.native_time = NativeTime.attach(uc, clock)   # None: every rdtime traps
         self._presented_mip = -1
         self._sip_folded = False                # _sync_sip ran since S code last ran
+        # a VS interrupt kept at HS waits only for HS's sstatus.SIE (check_interrupts),
+        # and whether the engine's blocks count instructions (see _run_one_block)
+        self.sie_watch = False
+        self._counting = False
         self._invalid_insn = False
         self._running_prefix = False            # exceptions._run_block_prefix is running
         self._death: GuestDied | None = None
@@ -189,7 +193,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._sip_folded = False
         t0 = perf_counter()
         try:
-            ticked = self.slicer.run(pc)
+            ticked = self._run_one_block(pc) if self.sie_watch else self._run_slice_engine(pc)
         except UcError as err:
             self.engine_seconds += perf_counter() - t0
             if self._death:
@@ -209,6 +213,23 @@ class Hart(CsrViews, ExceptionHandling):
             self.stats["wfi"] += 1
             return "wfi"
         return "tick"
+
+    def _run_slice_engine(self, pc: int) -> bool:
+        self._counting = False                 # (Unicorn drops its count hook itself)
+        return self.slicer.run(pc)
+
+    def _run_one_block(self, pc: int) -> bool:
+        """Run one translated block, for check_interrupts to look again after it.
+        Unicorn cannot take a VS interrupt at V=0 (it has no H extension), so one that
+        HS keeps (hideleg clear) is Python's to take, at the instruction boundary where
+        HS sets sstatus.SIE (spec 3.1.9): a native CSR write, which Python sees only
+        between blocks. A CSR write ends a block, and with the exit switch on a counted
+        run ends at a block's end, so block steps find that boundary exactly."""
+        if not self._counting:
+            self.uc.ctl_flush_tb()             # blocks translated uncounted ignore a count
+            self._counting = True
+        self.uc.emu_start(pc, NEVER_A_PC, count=1)
+        return False
 
     def flush_tlb(self) -> None:
         self.regs.flush_tlb()
