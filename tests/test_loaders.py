@@ -18,7 +18,9 @@ from rvkvm.loaders.linux_image import parse_header
 from rvkvm.memory.layout import KERNEL_OFFSET, RAM_BASE
 from rvkvm.memory.ram import Ram
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "linux" / "poweroff"
+from conftest import SHARED_DIR
+
+SHARED = SHARED_DIR / "linux" / "poweroff"        # ../shared, or RVKVM_SHARED
 VMLINUX = SHARED / "vmlinux"
 VMLINUX_PHYS = SHARED / "vmlinux-phys.elf"
 IMAGE = SHARED / "Image"

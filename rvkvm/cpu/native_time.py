@@ -2,7 +2,7 @@
 
 Unicorn 2.1.4 reads the `time` CSR through env->rdtime_fn and never sets one, so
 every rdtime is an illegal instruction Python completes (~20 us each; an idle Linux
-reads the time ~1,400 times a second: most of its host CPU). Unicorn exports
+reads the time ~1,400 times a second, 5 of the 6 traps of each timer tick). Unicorn exports
 riscv_cpu_set_rdtime_fn(env, fn); fn is one of the C functions of _timebase.c, each
 reading its own slot (the clock's origin, rate and offset, and htimedelta while the
 guest is loaded) on CLOCK_MONOTONIC, as devices/base.py's Clock does.
@@ -12,7 +12,7 @@ Two things Unicorn does not do decide when the function is installed (`NativeTim
   engine proves it (its 31 general registers, written through the API, must be there);
 - Unicorn's `time` ignores mcounteren/scounteren/hcounteren (priv 1.10 counters are
   always readable), so the hart installs the function only while every level the
-  engine can reach on its own may read `time` (Hart._sync_time_source); otherwise
+  engine can reach on its own may read `time` (Hart.sync_time_source); otherwise
   rdtime traps and Python applies the spec's checks.
 RVKVM_TIME=trap keeps every rdtime in Python (the reference path).
 """
@@ -23,6 +23,7 @@ import os
 import re
 import weakref
 
+from unicorn.riscv_const import UC_RISCV_REG_X1
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .native import load_extension, struct_layout
@@ -91,7 +92,6 @@ def _available() -> bool:
 
 def _engine_env(uc) -> int | None:
     """env of engine `uc`, once its general registers prove it (None: not found)."""
-    from unicorn.riscv_const import UC_RISCV_REG_X1
     cpu_offset, env_offset = _OFFSETS
     engine = ctypes.cast(uc._uch, ctypes.c_void_p).value
     uc.ctl_flush_tb()                      # initializes the engine: uc->cpu exists after it
