@@ -104,9 +104,8 @@ class ExceptionHandling:
         if self.trace is not None:
             self._trace_native_interrupt()
         r = self.regs
-        pc = r.read(PC)
+        pc, level = self.pc_and_level()
         epc = (pc - 4) & M64                   # Unicorn has added 4, even after a 2-byte insn
-        level = self.level
         if intno == 8:                         # ecall
             if level is HS and self.firmware is not None and not (self.m.medeleg >> 9 & 1):
                 self.stats["sbi_call"] += 1

@@ -169,6 +169,11 @@ class Hart(CsrViews, ExceptionHandling):
             return M
         return level_in_context(self.context, self.regs.read(PRIV))
 
+    def pc_and_level(self) -> tuple[int, Level]:
+        """pc and the level running now, in one engine call (every trap wants both)."""
+        pc, priv = self.regs.read_pc_priv()
+        return pc, M if self.context == "machine" else level_in_context(self.context, priv)
+
     @property
     def priv(self) -> int:
         return self.level.priv
@@ -711,7 +716,10 @@ def _native_fetch_walker(ram):
 
 def _insn_at_physical(ram, pa: int) -> tuple[int | None, int]:
     """(bits, length) of the instruction at physical `pa`."""
-    lo = ram.read_u16(pa)
+    word = ram.read_u32(pa)                # one read for both halves (every trap decodes)
+    if word is not None:
+        return (word & 0xFFFF, 2) if word & 3 != 3 else (word, 4)
+    lo = ram.read_u16(pa)                  # the last two bytes of RAM
     if lo is None:
         return None, 0
     if lo & 3 != 3:

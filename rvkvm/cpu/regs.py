@@ -71,6 +71,9 @@ class RegisterFile:
         self._args_ids = (ctypes.c_int * 8)(*[A0 + i for i in range(8)])
         self._args_ptrs = (ctypes.c_void_p * 8)(
             *[ctypes.addressof(self._args) + 8 * i for i in range(8)])
+        self._pp = (ctypes.c_uint64 * 2)()
+        self._pp_ids = (ctypes.c_int * 2)(PC, PRIV)
+        self._pp_ptrs = (ctypes.c_void_p * 2)(ctypes.addressof(self._pp), ctypes.addressof(self._pp) + 8)
         self._all = (ctypes.c_uint64 * 32)()
         self._all_ids = (ctypes.c_int * 32)(*[X0 + i for i in range(32)])
         self._all_ptrs = (ctypes.c_void_p * 32)(
@@ -116,6 +119,11 @@ class RegisterFile:
             self._wvals[n] = value & M64
             n += 1
         uclib.uc_reg_write_batch(self._h, self._wids, self._wptrs, n)
+
+    def read_pc_priv(self) -> tuple[int, int]:
+        """pc and PRIV in one call."""
+        uclib.uc_reg_read_batch(self._h, self._pp_ids, self._pp_ptrs, 2)
+        return self._pp[0], self._pp[1]
 
     def read(self, reg: int) -> int:
         self._rr(self._h, reg, self._vref)

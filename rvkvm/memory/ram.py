@@ -9,6 +9,8 @@ import struct
 from ..errors import LoadError
 
 
+_U32 = struct.Struct("<I")
+
 class Ram:
     def __init__(self, base: int, size: int):
         if size <= 0 or size % 4096:
@@ -41,6 +43,12 @@ class Ram:
         off = pa - self.base
         if 0 <= off <= self.size - 2:
             return self.buf[off] | (self.buf[off + 1] << 8)
+        return None
+
+    def read_u32(self, pa: int) -> int | None:
+        off = pa - self.base
+        if 0 <= off <= self.size - 4:
+            return _U32.unpack_from(self.buf, off)[0]
         return None
 
     def read_u64(self, pa: int) -> int | None:
