@@ -653,12 +653,14 @@ class Hart(CsrViews, ExceptionHandling):
         """The instruction at virtual address `va` as the hart fetches it now."""
         if self.context == "machine":          # identity-mapped
             return _insn_at_physical(self.ram, va)
+        satp = self.regs.csr_read(rc.UC_RISCV_REG_SATP)      # vsatp in the guest
+        if satp >> 60 == 0 and self.context == "host":
+            return _insn_at_physical(self.ram, va)          # Bare: va is the address
         if va >> 63:
-            satp = self.regs.csr_read(rc.UC_RISCV_REG_SATP)
             if satp:
                 # Kernel-half code pages are mapped once and never move: remember their
-                # translation, so the ~3,000 rdtime traps of a boot (and a hypervisor's
-                # thousands of CSR traps) skip the page walk.
+                # translation, so a kernel's emulated instructions (a hypervisor's
+                # hundreds of thousands of CSR traps) skip the page walk.
                 key = (satp, self.h.hgatp if self.context == "guest" else -1, va >> 12)
                 page = self._kernel_code_pages.get(key)
                 if page is None:
