@@ -199,7 +199,7 @@ class CsrViews:
         """`time`; in V=1 offset by htimedelta (spec 8.2.9). Python serves it when the
         engine does not (see Hart.sync_time_source): maybe it may now."""
         self.sync_time_source()
-        return (self.read_time() + (self.h.htimedelta if self.context == "guest" else 0)) & M64
+        return (self.clock.mtime() + (self.h.htimedelta if self.context == "guest" else 0)) & M64
 
     # ------------------------------------------------------------------ hypervisor
     def write_hstatus(self, value: int) -> None:

@@ -99,7 +99,6 @@ class Hart(CsrViews, ExceptionHandling):
         self.uc = uc
         self.ram = ram
         self.clock = clock
-        self.read_time = clock.mtime          # the `time` CSR; the machine points it at the CLINT
         self.hart_id = hart_id
         self.firmware = firmware           # serves traps to M in Python, or None
         # serves traps from V=1 to HS in Python (rvkvm/hv), or None: HS guest code does

@@ -127,7 +127,6 @@ class VirtMachine:
         self.bus = Bus()
         self.finisher = self.bus.add(TestFinisher(self))
         self.clint = self.bus.add(Clint(self.hart, self.clock, self))
-        self.hart.read_time = self.clint.mtime     # one timebase: rdtime == CLINT mtime
         self.plic = self.bus.add(Plic(self.hart, self))
         self.uart = self.bus.add(make_uart0(self.console.write, self.plic, self))
         self.bus.map_into(self.uc, trace=print_trace if "mmio" in cfg.trace else None)
