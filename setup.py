@@ -11,5 +11,6 @@ setup(
         Extension("rvkvm.cpu._fillhook", ["rvkvm/cpu/_fillhook.c"], optional=True),
         Extension("rvkvm.cpu._regs", ["rvkvm/cpu/_regs.c"], optional=True),
         Extension("rvkvm.cpu._timebase", ["rvkvm/cpu/_timebase.c"], optional=True),
+        Extension("rvkvm.cpu._intrhook", ["rvkvm/cpu/_intrhook.c"], optional=True),
     ],
 )

@@ -87,6 +87,7 @@ class ExceptionHandling:
     # ------------------------------------------------------------------ hooks
     def _on_intr(self, uc, intno: int, _user) -> None:
         try:
+            self.fold_native_calls()
             self._handle_exception(intno)
         except GuestDied:
             pass                               # run_slice re-raises it after emu_start

@@ -29,12 +29,11 @@ from time import perf_counter
 
 from unicorn import (
     UC_HOOK_INSN_INVALID,
-    UC_HOOK_INTR,
     UcError,
 )
 from unicorn import riscv_const as rc
 
-from . import walk
+from . import intrhook, walk
 from .constants import (
     EXC_BREAKPOINT,
     HSTATUS_GVA,
@@ -44,6 +43,7 @@ from .constants import (
     HSTATUS_VTVM,
     HSTATUS_VTW,
     INSN_WFI,
+    MIP_STIP,
     MSTATUS_FS,
     MSTATUS_GVA,
     MSTATUS_MIE,
@@ -71,7 +71,7 @@ from .csr import CSR_TABLE, CSR_TABLE_NO_H
 from .csr_views import UC_OWNED, CsrViews
 from .dump import format_dump
 from .exceptions import ExceptionHandling
-from .levels import HS, M, VS, Level, level_for, level_in_context
+from .levels import HS, VS, Level, M, level_for, level_in_context
 from .mmode_map import MachineModeMap
 from .native_time import NativeTime
 from .regs import PC, PRIV, RegisterFile
@@ -136,7 +136,9 @@ class Hart(CsrViews, ExceptionHandling):
         self._kernel_code_pages: dict[tuple[int, int], int] = {}
         self._last_s_entry = (0, 0)             # for tracing engine-taken interrupts
         self._sw_pending_changed = False        # an SBI call changed mip_sw
-        uc.hook_add(UC_HOOK_INTR, self._on_intr_timed if time_traps else self._on_intr)
+        self._intr = intrhook.install(                   # None: the binding's hook
+            uc, self._on_intr_timed if time_traps else self._on_intr,
+            self.native_time.function if self.native_time is not None else None)
         # No UC_HOOK_MEM_UNMAPPED: merely installing it makes guest code ~2.5x
         # slower under paging (bench/engine_choices.py). Accesses to nowhere are
         # reconstructed after the run.
@@ -193,17 +195,20 @@ class Hart(CsrViews, ExceptionHandling):
         self.present_interrupts(force=True)
         self.translation.slice_begins()
         self.sync_time_source()
+        self._sync_sbi_fast_path()
         pc = self.regs.read(PC)
         self._sip_folded = False
         t0 = perf_counter()
         try:
             ticked = self._run_one_block(pc) if self.sie_watch else self._run_slice_engine(pc)
         except UcError as err:
+            self.fold_native_calls()
             self.engine_seconds += perf_counter() - t0
             if self._death:
                 raise self._death
             self._on_engine_error(err)
             return "stop" if self._stop_reason else "tick"
+        self.fold_native_calls()
         self.engine_seconds += perf_counter() - t0
         if self._death:
             raise self._death
@@ -237,6 +242,30 @@ class Hart(CsrViews, ExceptionHandling):
 
     def flush_tlb(self) -> None:
         self.regs.flush_tlb()
+
+    def fold_native_calls(self) -> None:
+        """Bring in the SBI timer calls the C hook served (intrhook.py) as the firmware's
+        set_timer would have: the deadline, STIP clear (in the engine already), stats.
+        First thing whenever Python gets control from the engine."""
+        folded = self._intr.fold() if self._intr is not None else None
+        if folded is None:
+            return
+        served, deadline = folded
+        self.stats["sbi_call"] += served
+        self.stats["sbi_call_native"] += served      # of them (--stats shows both)
+        self.m.mip_sw &= ~MIP_STIP
+        self._presented_mip &= ~MIP_STIP
+        self.firmware.timer_deadline = deadline
+
+    def _sync_sbi_fast_path(self) -> None:
+        """Let the C hook serve S's SBI timer calls while nothing else must see them:
+        rvkvm's own firmware, V=0, ecalls from S not delegated, no --trace int/sbi."""
+        if self._intr is not None:
+            firmware = self.firmware
+            self._intr.serve_sbi_timer(
+                firmware is not None and getattr(firmware, "trace", True) is None
+                and self.trace is None and self.context == "host"
+                and not self.m.medeleg >> 9 & 1)
 
     def sync_time_source(self) -> None:
         """Let the engine serve rdtime itself (native_time.py) while every level it can
@@ -325,6 +354,7 @@ class Hart(CsrViews, ExceptionHandling):
             self.translation.enter_machine()
         self.flush_tlb()
         self.sync_time_source()
+        self._sync_sbi_fast_path()
 
     def _save_s_regs(self, owner: str, vals: list[int], with_satp: bool) -> None:
         ms, tvec, scratch, epc, cause, tval, satp, mie = vals

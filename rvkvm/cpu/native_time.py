@@ -122,7 +122,7 @@ class NativeTime:
         self.slot = _LIB.rvkvm_timebase_slot(index).contents
         self.slot.t0_ns, self.slot.hz = clock.t0_ns, clock.hz
         self.slot.offset, self.slot.delta = _signed(clock.offset), 0
-        self._function = _LIB.rvkvm_timebase_function(index)
+        self.function = _LIB.rvkvm_timebase_function(index)   # what the engine calls
         self.installed = False
         clock.mirrors.append(self)
         # the slot is free again once the engine is gone (not before: it reads it)
@@ -146,7 +146,7 @@ class NativeTime:
         """Serve `time` natively (as the clock's mtime + `delta`) or not: trap."""
         self.slot.delta = _signed(delta)
         if installed != self.installed:
-            uclib.riscv_cpu_set_rdtime_fn_riscv64(self.env, self._function if installed else None)
+            uclib.riscv_cpu_set_rdtime_fn_riscv64(self.env, self.function if installed else None)
             self.installed = installed
 
     def ticks_at(self, now_ns: int) -> int:

@@ -4,10 +4,17 @@
  * reads sip right after the ecall: STIP must already be pending, as on hardware and QEMU
  * (OpenSBI's mtimecmp write makes MTIP pending; the M-level interrupt is taken at the
  * next instruction boundary after mret, and its handler sets STIP). Fails with 1 if not.
+ * Without --bios it runs under rvkvm's built-in SBI (the loader takes an ELF with a
+ * `linux_banner` symbol for Linux), which must do the same (tests/test_intrhook.py).
  */
 #include "finisher.h"
 #define SBI_EXT_TIME 0x54494D45
 #define SIP_STIP     (1 << 5)
+
+    .section .rodata
+    .globl linux_banner                 /* without --bios: a kernel for the built-in SBI */
+linux_banner:
+    .asciz "a test payload, not Linux"
 
     .text
     .globl _start

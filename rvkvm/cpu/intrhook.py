@@ -1,0 +1,96 @@
+"""The hart's UC_HOOK_INTR: _intrhook.c when built, else the binding's Python hook.
+
+The C hook serves one call itself, the S-mode SBI timer call under rvkvm's built-in
+firmware (the one an idle Linux makes at every tick), and hands every other exception
+to the hart's Python handler. `fold()` brings the calls it served into Python's state;
+the hart calls it first thing whenever it gets control from the engine.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+from unicorn import UC_HOOK_INTR
+from unicorn import riscv_const as rc
+from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+
+from .native import load_extension, struct_layout
+
+_HOOK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+
+
+class IntrDispatch(ctypes.Structure):
+    """struct intr_dispatch in _intrhook.c."""
+    _fields_ = [("uc", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("reg_write", ctypes.c_void_p), ("python", ctypes.c_void_p),
+                ("mtime", ctypes.c_void_p),
+                ("reg_priv", ctypes.c_int64), ("reg_pc", ctypes.c_int64),
+                ("reg_a0", ctypes.c_int64), ("reg_a1", ctypes.c_int64),
+                ("reg_a6", ctypes.c_int64), ("reg_a7", ctypes.c_int64),
+                ("reg_mip", ctypes.c_int64),
+                ("serve_sbi_timer", ctypes.c_int64), ("served", ctypes.c_int64),
+                ("deadline", ctypes.c_uint64)]
+
+
+def _library():
+    if os.environ.get("RVKVM_INTR") == "python":
+        return None
+    return load_extension("_intrhook", "rvkvm_intr_dispatch_layout", struct_layout(IntrDispatch))
+
+
+class NativeIntrHook:
+    """The C dispatcher installed on `uc`, calling `handler(uc, intno, user)` for what
+    it does not serve. Exceptions `handler` raises end the run as with the binding's
+    hooks (saved for emu_start to raise)."""
+
+    kind = "native"
+
+    def __init__(self, uc, handler, lib, mtime_function: int | None):
+        def python(_uc_handle, intno, _user):
+            try:
+                handler(uc, intno, None)
+            except BaseException as err:      # as the binding's hooks do (uccallback)
+                if uc._hook_exception is None:
+                    uc._hook_exception = err
+                uc.emu_stop()
+        self._python = _HOOK_FN(python)
+        d = self.dispatch = IntrDispatch()
+        d.uc = ctypes.cast(uc._uch, ctypes.c_void_p).value
+        d.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        d.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        d.python = ctypes.cast(self._python, ctypes.c_void_p).value
+        d.mtime = mtime_function or 0
+        d.reg_priv, d.reg_pc, d.reg_mip = rc.UC_RISCV_REG_PRIV, rc.UC_RISCV_REG_PC, rc.UC_RISCV_REG_MIP
+        d.reg_a0, d.reg_a1 = rc.UC_RISCV_REG_A0, rc.UC_RISCV_REG_A1
+        d.reg_a6, d.reg_a7 = rc.UC_RISCV_REG_A6, rc.UC_RISCV_REG_A7
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_INTR,
+                                   ctypes.c_void_p(ctypes.cast(lib.rvkvm_intr_hook,
+                                                               ctypes.c_void_p).value),
+                                   ctypes.c_void_p(ctypes.addressof(d)),
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status != 0:
+            raise OSError(f"uc_hook_add(UC_HOOK_INTR) failed: {status}")
+        # the engine keeps its hooks' objects in _callbacks: they live as long as it
+        uc._callbacks[handle.value] = (d, self._python)
+
+    def serve_sbi_timer(self, on: bool) -> None:
+        self.dispatch.serve_sbi_timer = int(on)
+
+    def fold(self) -> tuple[int, int] | None:
+        """(calls served since the last fold, the last one's deadline), or None."""
+        d = self.dispatch
+        served = d.served
+        if not served:
+            return None
+        d.served = 0
+        return served, d.deadline
+
+
+def install(uc, handler, mtime_function: int | None):
+    """The C dispatcher if built, else None after hooking `handler` through the binding."""
+    lib = _library()
+    if lib is not None:
+        return NativeIntrHook(uc, handler, lib, mtime_function)
+    uc.hook_add(UC_HOOK_INTR, handler)
+    return None

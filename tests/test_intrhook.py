@@ -1,0 +1,61 @@
+"""The C INTR hook (rvkvm/cpu/_intrhook.c): the S-mode SBI timer call served without
+Python, and everything else passed on to the hart's Python handler."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from conftest import GUESTS_DIR, REPO_ROOT, rvkvm_env
+from rvkvm.cpu import intrhook
+from rvkvm.machine.virt import MachineConfig, VirtMachine
+
+TICKS = 200                     # sbi_timer_ticks.S: a set_timer call per tick, and its mask
+GUEST = GUESTS_DIR / "sbi_timer_ticks.elf"
+
+pytestmark = pytest.mark.skipif(intrhook._library() is None,
+                                reason="rvkvm/cpu/_intrhook.c not built (pip install -e .)")
+
+
+def run_ticks(monkeypatch, intr: str, **config):
+    monkeypatch.setenv("RVKVM_INTR", intr)             # read when the hart is made
+    m = VirtMachine(MachineConfig(console_out=io.BytesIO(), **config))
+    m.load(str(GUEST))
+    return m, m.run(timeout=60)
+
+
+@pytest.mark.parametrize("intr", ["native", "python"])
+def test_ticks_driven_by_sbi_timer_calls_work_either_way(monkeypatch, intr):
+    """Each call for a later time clears STIP at once, the interrupt comes no earlier
+    than asked, and the counts add up (the guest checks the first two itself)."""
+    m, result = run_ticks(monkeypatch, intr)
+    assert (result.status, result.reason) == (0, "poweroff")
+    assert m.hart.stats["sbi_call"] == 2 * TICKS
+    native = m.hart.stats["sbi_call_native"]
+    if intr == "python":
+        assert native == 0
+    else:                       # the masks (deadline 2**64 - 1) at least; a tick's own
+        assert native >= TICKS  # call goes to Python if the host stalled past its deadline
+        assert m.firmware.timer_deadline == (1 << 64) - 1
+
+
+@pytest.mark.parametrize("intr", ["native", "python"])
+def test_a_call_for_a_time_already_past_is_pythons(monkeypatch, intr):
+    """sbi_timer_now.S asks for time 0 and needs STIP pending on return: the C hook
+    leaves that call to Python, which raises STIP."""
+    monkeypatch.setenv("RVKVM_INTR", intr)
+    m = VirtMachine(MachineConfig(console_out=io.BytesIO()))
+    m.load(str(GUESTS_DIR / "sbi_timer_now.elf"))
+    result = m.run(timeout=20)
+    assert (result.status, result.reason) == (0, "poweroff")
+    assert m.hart.stats["sbi_call"] == 1 and m.hart.stats["sbi_call_native"] == 0
+
+
+def test_trace_sbi_sees_every_call():
+    """--trace sbi prints each call, so the C hook stands aside."""
+    proc = subprocess.run([sys.executable, "-m", "rvkvm.cli", "boot", str(GUEST), "--trace", "sbi"],
+                          cwd=REPO_ROOT, env=rvkvm_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("[sbi] TIME fid=0") == 2 * TICKS
