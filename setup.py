@@ -1,16 +1,18 @@
 """Build the optional native hooks; all metadata lives in pyproject.toml.
 
 optional=True: an install without a C compiler still succeeds and rvkvm falls back
-to the pure-Python slicer (rvkvm/cpu/slicer.py), TLB-fill hook (rvkvm/cpu/fillhook.py)
-CSR access (rvkvm/cpu/regs.py) and rdtime (rvkvm/cpu/native_time.py)."""
+to the pure-Python slicer (rvkvm/cpu/slicer.py), TLB-fill hook (rvkvm/cpu/fillhook.py),
+CSR access (rvkvm/cpu/regs.py), rdtime (rvkvm/cpu/native_time.py) and INTR hook
+(rvkvm/cpu/intrhook.py)."""
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=[
-        Extension("rvkvm.cpu._slicehook", ["rvkvm/cpu/_slicehook.c"], optional=True),
-        Extension("rvkvm.cpu._fillhook", ["rvkvm/cpu/_fillhook.c"], optional=True),
-        Extension("rvkvm.cpu._regs", ["rvkvm/cpu/_regs.c"], optional=True),
-        Extension("rvkvm.cpu._timebase", ["rvkvm/cpu/_timebase.c"], optional=True),
-        Extension("rvkvm.cpu._intrhook", ["rvkvm/cpu/_intrhook.c"], optional=True),
-    ],
-)
+NATIVE = ("_slicehook", "_fillhook", "_regs", "_timebase", "_intrhook")
+
+
+def native(name: str) -> Extension:
+    # every one includes _native.h (the layout check, the export macro, the module stub)
+    return Extension(f"rvkvm.cpu.{name}", [f"rvkvm/cpu/{name}.c"],
+                     depends=["rvkvm/cpu/_native.h"], optional=True)
+
+
+setup(ext_modules=[native(name) for name in NATIVE])

@@ -17,26 +17,9 @@
  * Loaded with ctypes (rvkvm/cpu/fillhook.py); PyInit__fillhook only makes it a valid
  * extension module so setuptools builds and installs it.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_native.h"
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
-
-#if defined(_WIN32)
-#define RVKVM_EXPORT __declspec(dllexport)
-#else
-#define RVKVM_EXPORT __attribute__((visibility("default")))
-#endif
-
-#if defined(__GNUC__)
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define LIKELY(x) (x)
-#define UNLIKELY(x) (x)
-#endif
 
 enum { LOAD = 0, STORE = 1, FETCH = 2 };                      /* walk.py's access kinds */
 enum { PROT_R = 1, PROT_W = 2, PROT_X = 4, PROT_RWX = 7 };    /* UC_PROT_* */
@@ -456,35 +439,16 @@ RVKVM_EXPORT void rvkvm_fill_flush_gcache(struct fill_state *s)
 /* Sizes of fill_state, walk_cfg, walk_out, gcache_entry, then the offset of every
  * fill_state field in declaration order: fillhook.py compares them with its Structures. */
 #define FIELD(name) offsetof(struct fill_state, name)
-RVKVM_EXPORT size_t rvkvm_fill_layout(size_t *out, size_t n)
-{
-    const size_t layout[] = {
-        sizeof(struct fill_state), sizeof(struct walk_cfg), sizeof(struct walk_out),
-        sizeof(struct gcache_entry),
-        FIELD(ram), FIELD(ram_base), FIELD(ram_size), FIELD(nranges), FIELD(ranges),
-        FIELD(virt), FIELD(hgatp), FIELD(hs_mxr), FIELD(satp), FIELD(status), FIELD(pin_satp),
-        FIELD(mprv), FIELD(mprv_cfg), FIELD(use_gcache), FIELD(reg_read), FIELD(reg_priv),
-        FIELD(reg_satp), FIELD(reg_sstatus), FIELD(nprobes), FIELD(probe_pages), FIELD(fault_pending),
-        FIELD(fault_cause),
-        FIELD(fault_va), FIELD(fault_gpa), FIELD(fault_implicit), FIELD(fault_implicit_write),
-        FIELD(fault_access), FIELD(fills), FIELD(faults), FIELD(gcache_hits),
-        FIELD(gcache_misses), FIELD(gcache),
-    };
-    size_t count = sizeof layout / sizeof layout[0];
-    for (size_t i = 0; i < n && i < count; i++)
-        out[i] = layout[i];
-    return count;
-}
+RVKVM_LAYOUT_FUNCTION(rvkvm_fill_layout,
+    sizeof(struct fill_state), sizeof(struct walk_cfg), sizeof(struct walk_out),
+    sizeof(struct gcache_entry), FIELD(ram), FIELD(ram_base), FIELD(ram_size),
+    FIELD(nranges), FIELD(ranges), FIELD(virt), FIELD(hgatp), FIELD(hs_mxr), FIELD(satp),
+    FIELD(status), FIELD(pin_satp), FIELD(mprv), FIELD(mprv_cfg), FIELD(use_gcache),
+    FIELD(reg_read), FIELD(reg_priv), FIELD(reg_satp), FIELD(reg_sstatus), FIELD(nprobes),
+    FIELD(probe_pages), FIELD(fault_pending), FIELD(fault_cause), FIELD(fault_va),
+    FIELD(fault_gpa), FIELD(fault_implicit), FIELD(fault_implicit_write),
+    FIELD(fault_access), FIELD(fills), FIELD(faults), FIELD(gcache_hits),
+    FIELD(gcache_misses), FIELD(gcache))
 
-static struct PyModuleDef fillhook_module = {
-    PyModuleDef_HEAD_INIT,
-    "_fillhook",
-    "Native translation walker and TLB-fill hook for rvkvm; used through ctypes.",
-    -1,
-    NULL,
-};
-
-PyMODINIT_FUNC PyInit__fillhook(void)
-{
-    return PyModule_Create(&fillhook_module);
-}
+RVKVM_MODULE(_fillhook,
+             "Native translation walker and TLB-fill hook for rvkvm; used through ctypes.")

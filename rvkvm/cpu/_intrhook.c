@@ -10,16 +10,7 @@
  * stats) at its next entry from the engine. A deadline already due, or any doubt,
  * goes to Python. Loaded with ctypes; PyInit__intrhook only makes it a valid module.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#if defined(_WIN32)
-#define RVKVM_EXPORT __declspec(dllexport)
-#else
-#define RVKVM_EXPORT __attribute__((visibility("default")))
-#endif
+#include "_native.h"
 
 #define EXCP_ECALL_FROM_S_OR_U 8      /* Unicorn's intno for ecall (cause 8 + priv) */
 #define PRV_S 1
@@ -85,31 +76,11 @@ RVKVM_EXPORT void rvkvm_intr_hook(void *uc, uint32_t intno, void *user_data)
     d->python(uc, intno, user_data);
 }
 
-RVKVM_EXPORT size_t rvkvm_intr_dispatch_layout(size_t *out, size_t n)
-{
-    const size_t layout[] = {
-        sizeof(struct intr_dispatch), offsetof(struct intr_dispatch, uc),
-        offsetof(struct intr_dispatch, reg_read), offsetof(struct intr_dispatch, reg_write),
-        offsetof(struct intr_dispatch, python), offsetof(struct intr_dispatch, mtime),
-        offsetof(struct intr_dispatch, reg_priv), offsetof(struct intr_dispatch, reg_pc),
-        offsetof(struct intr_dispatch, reg_a0), offsetof(struct intr_dispatch, reg_a1),
-        offsetof(struct intr_dispatch, reg_a6), offsetof(struct intr_dispatch, reg_a7),
-        offsetof(struct intr_dispatch, reg_mip),
-        offsetof(struct intr_dispatch, serve_sbi_timer),
-        offsetof(struct intr_dispatch, served), offsetof(struct intr_dispatch, deadline),
-    };
-    size_t count = sizeof layout / sizeof layout[0];
-    for (size_t i = 0; i < n && i < count; i++)
-        out[i] = layout[i];
-    return count;
-}
+#define FIELD(f) offsetof(struct intr_dispatch, f)
+RVKVM_LAYOUT_FUNCTION(rvkvm_intr_dispatch_layout,
+    sizeof(struct intr_dispatch), FIELD(uc), FIELD(reg_read), FIELD(reg_write),
+    FIELD(python), FIELD(mtime), FIELD(reg_priv), FIELD(reg_pc), FIELD(reg_a0),
+    FIELD(reg_a1), FIELD(reg_a6), FIELD(reg_a7), FIELD(reg_mip), FIELD(serve_sbi_timer),
+    FIELD(served), FIELD(deadline))
 
-static struct PyModuleDef intrhook_module = {
-    PyModuleDef_HEAD_INIT, "_intrhook",
-    "rvkvm's native UC_HOOK_INTR dispatcher; used through ctypes.", -1, NULL,
-};
-
-PyMODINIT_FUNC PyInit__intrhook(void)
-{
-    return PyModule_Create(&intrhook_module);
-}
+RVKVM_MODULE(_intrhook, "rvkvm's native UC_HOOK_INTR dispatcher; used through ctypes.")

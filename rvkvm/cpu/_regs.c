@@ -7,16 +7,7 @@
  * the same in Python as the fallback. Loaded with ctypes; PyInit__regs only makes it a
  * valid extension module.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#if defined(_WIN32)
-#define RVKVM_EXPORT __declspec(dllexport)
-#else
-#define RVKVM_EXPORT __attribute__((visibility("default")))
-#endif
+#include "_native.h"
 
 typedef int (*uc_reg_fn)(void *uc, int regid, void *value);
 
@@ -67,25 +58,9 @@ RVKVM_EXPORT void rvkvm_csr_read_many(const struct reg_access *a, const int *reg
     leave_m(a, priv);
 }
 
-/* sizeof and the offsets of uc, reg_read, reg_write, priv_reg (rvkvm/cpu/native.py). */
-RVKVM_EXPORT size_t rvkvm_reg_access_layout(size_t *out, size_t n)
-{
-    const size_t layout[] = {sizeof(struct reg_access), offsetof(struct reg_access, uc),
-                             offsetof(struct reg_access, reg_read),
-                             offsetof(struct reg_access, reg_write),
-                             offsetof(struct reg_access, priv_reg)};
-    size_t count = sizeof layout / sizeof layout[0];
-    for (size_t i = 0; i < n && i < count; i++)
-        out[i] = layout[i];
-    return count;
-}
+#define FIELD(f) offsetof(struct reg_access, f)
+RVKVM_LAYOUT_FUNCTION(rvkvm_reg_access_layout,
+    sizeof(struct reg_access), FIELD(uc), FIELD(reg_read), FIELD(reg_write),
+    FIELD(priv_reg))
 
-static struct PyModuleDef regs_module = {
-    PyModuleDef_HEAD_INIT, "_regs",
-    "Native CSR access for rvkvm's hart; used through ctypes.", -1, NULL,
-};
-
-PyMODINIT_FUNC PyInit__regs(void)
-{
-    return PyModule_Create(&regs_module);
-}
+RVKVM_MODULE(_regs, "Native CSR access for rvkvm's hart; used through ctypes.")

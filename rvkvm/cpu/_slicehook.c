@@ -12,22 +12,7 @@
  * independently. The file is loaded with ctypes; PyInit__slicehook only makes it
  * a valid extension module so setuptools can build and install it.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#if defined(_WIN32)
-#define RVKVM_EXPORT __declspec(dllexport)
-#else
-#define RVKVM_EXPORT __attribute__((visibility("default")))
-#endif
-
-#if defined(__GNUC__)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define UNLIKELY(x) (x)
-#endif
+#include "_native.h"
 
 typedef int (*uc_emu_stop_fn)(void *uc);
 
@@ -51,27 +36,8 @@ RVKVM_EXPORT void rvkvm_slice_block_hook(void *uc, uint64_t address, uint32_t si
     }
 }
 
-/* sizeof and the offsets of stop_flag, stops, uc_emu_stop (rvkvm/cpu/native.py). */
-RVKVM_EXPORT size_t rvkvm_slice_state_layout(size_t *out, size_t n)
-{
-    const size_t layout[] = {sizeof(struct slice_state), offsetof(struct slice_state, stop_flag),
-                             offsetof(struct slice_state, stops),
-                             offsetof(struct slice_state, uc_emu_stop)};
-    size_t count = sizeof layout / sizeof layout[0];
-    for (size_t i = 0; i < n && i < count; i++)
-        out[i] = layout[i];
-    return count;
-}
+#define FIELD(f) offsetof(struct slice_state, f)
+RVKVM_LAYOUT_FUNCTION(rvkvm_slice_state_layout,
+    sizeof(struct slice_state), FIELD(stop_flag), FIELD(stops), FIELD(uc_emu_stop))
 
-static struct PyModuleDef slicehook_module = {
-    PyModuleDef_HEAD_INIT,
-    "_slicehook",
-    "Native block hook for rvkvm's time slicer; used through ctypes.",
-    -1,
-    NULL,
-};
-
-PyMODINIT_FUNC PyInit__slicehook(void)
-{
-    return PyModule_Create(&slicehook_module);
-}
+RVKVM_MODULE(_slicehook, "Native block hook for rvkvm's time slicer; used through ctypes.")

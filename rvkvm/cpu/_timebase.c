@@ -8,17 +8,8 @@
  * (CLOCK_MONOTONIC), so Python and the engine read one timebase. Loaded with ctypes;
  * PyInit__timebase only makes it a valid extension module.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "_native.h"
 #include <time.h>
-
-#if defined(_WIN32)
-#define RVKVM_EXPORT __declspec(dllexport)
-#else
-#define RVKVM_EXPORT __attribute__((visibility("default")))
-#endif
 
 #define SLOTS 64
 
@@ -81,22 +72,8 @@ RVKVM_EXPORT uint64_t rvkvm_timebase_ticks_at(int i, int64_t now_ns)
     return ticks_at(&slots[i], now_ns);
 }
 
-RVKVM_EXPORT size_t rvkvm_timebase_layout(size_t *out, size_t n)
-{
-    const size_t layout[] = {
-        sizeof(struct timebase), offsetof(struct timebase, t0_ns),
-        offsetof(struct timebase, hz), offsetof(struct timebase, offset),
-        offsetof(struct timebase, delta),
-    };
-    size_t count = sizeof(layout) / sizeof(layout[0]);
-    for (size_t i = 0; i < count && i < n; i++)
-        out[i] = layout[i];
-    return count;
-}
+#define FIELD(f) offsetof(struct timebase, f)
+RVKVM_LAYOUT_FUNCTION(rvkvm_timebase_layout,
+    sizeof(struct timebase), FIELD(t0_ns), FIELD(hz), FIELD(offset), FIELD(delta))
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_timebase", NULL, -1, NULL};
-
-PyMODINIT_FUNC PyInit__timebase(void)
-{
-    return PyModule_Create(&module);
-}
+RVKVM_MODULE(_timebase, "rdtime served by the engine for rvkvm; used through ctypes.")
