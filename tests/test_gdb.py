@@ -148,8 +148,9 @@ def test_linux_monitor_walk_prints_each_level(vmlinux):
 # ----------------------------------------------------------------------------- bare metal
 
 @needs_gdb
-def test_watchpoint_stops_at_the_write_and_detach_lets_the_guest_finish():
-    guest = Guest(COUNTER, "-S")
+@pytest.mark.parametrize("where", [(), ("--guest",)], ids=["native", "guest"])
+def test_watchpoint_stops_at_the_write_and_detach_lets_the_guest_finish(where):
+    guest = Guest(COUNTER, *where, "-S")
     out = run_gdb(guest.port, COUNTER, [
         "watch *(long *)&counter", "continue", "info registers pc", "p $s1",
         "continue", "p $s1", "delete", "detach"])
@@ -159,7 +160,7 @@ def test_watchpoint_stops_at_the_write_and_detach_lets_the_guest_finish():
     assert re.search(r"Old value = 1\s+New value = 2", out), out
     # right after the store: bump_stored (its addi s1 has not run yet)
     assert re.search(r"^pc\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <bump_stored>$", out, re.M), out
-    assert gdb_values(out) == ["0", "1"]
+    assert gdb_values(out) == ["0", "1"]                           # the store ran once
     assert status == COUNTER_STATUS, stderr                        # its own exit status
 
 

@@ -146,21 +146,6 @@ def test_guest_memory_the_g_stage_has_not_mapped_yet_reads():
 
 
 @needs_gdb
-def test_guest_watchpoint_stops_at_the_write_and_detach_lets_it_finish():
-    guest = Guest(COUNTER, "--guest", "-S")
-    out = run_gdb(guest.port, COUNTER, [
-        "watch *(long *)&counter", "continue", "info registers pc", "p $s1",
-        "continue", "p $s1", "delete", "detach"])
-    status, _, stderr = guest.finish()
-    assert "Traceback" not in stderr, stderr
-    assert re.search(r"Old value = 0\s+New value = 1", out), out
-    assert re.search(r"Old value = 1\s+New value = 2", out), out
-    assert re.search(r"^pc\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <bump_stored>$", out, re.M), out
-    assert gdb_values(out) == ["0", "1"]                             # the store ran once
-    assert status == COUNTER_STATUS, stderr
-
-
-@needs_gdb
 def test_guest_breakpoint_continue_and_stepi():
     guest = Guest(COUNTER, "--guest", "-S")
     out = run_gdb(guest.port, COUNTER, [

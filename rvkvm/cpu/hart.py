@@ -195,7 +195,6 @@ class Hart(CsrViews, ExceptionHandling):
         self.present_interrupts(force=True)
         self.translation.slice_begins()
         self.sync_time_source()
-        self._sync_sbi_fast_path()
         pc = self.regs.read(PC)
         self._sip_folded = False
         t0 = perf_counter()
@@ -259,7 +258,9 @@ class Hart(CsrViews, ExceptionHandling):
 
     def _sync_sbi_fast_path(self) -> None:
         """Let the C hook serve S's SBI timer calls while nothing else must see them:
-        rvkvm's own firmware, V=0, ecalls from S not delegated, no --trace int/sbi."""
+        rvkvm's own firmware, V=0, ecalls from S not delegated, no --trace int/sbi. All
+        of it is fixed before the first slice but V, so context loads decide it
+        (reset loads one after the machine gave the hart its firmware)."""
         if self._intr is not None:
             firmware = self.firmware
             self._intr.serve_sbi_timer(

@@ -43,8 +43,6 @@ class NativeIntrHook:
     it does not serve. Exceptions `handler` raises end the run as with the binding's
     hooks (saved for emu_start to raise)."""
 
-    kind = "native"
-
     def __init__(self, uc, handler, lib, mtime_function: int | None):
         def python(_uc_handle, intno, _user):
             try:

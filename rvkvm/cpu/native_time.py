@@ -115,8 +115,6 @@ class NativeTime:
     """One engine's native `time`: a slot mirroring `clock`, installed or not."""
 
     def __init__(self, uc, clock, env: int, index: int):
-        self.uc = uc
-        self.clock = clock
         self.env = env
         self.index = index
         self.slot = _LIB.rvkvm_timebase_slot(index).contents
