@@ -122,17 +122,9 @@ def test_initrd_files_reach_the_guest(shell_image, tmp_path):
     token = os.urandom(8).hex()
     initrd = tmp_path / "extra.initrd"
     initrd.write_bytes(cpio_newc({"rvkvm-token": f"token-{token}\n".encode()}))
-    child = spawn_shell(shell_image, "--initrd", initrd)
-    try:
-        child.expect_exact(PROMPT)
-        child.sendline("cat /rvkvm-token; echo end-$((6*7))")
-        index = child.expect([f"\ntoken-{token}", "end-42"])
-        child.expect_exact(PROMPT)
-        child.send("\x01x")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert index == 0, child.before
+    index, before = shell_command(shell_image, "cat /rvkvm-token", [f"\ntoken-{token}"],
+                                  "--initrd", initrd)
+    assert index == 0, before
 
 
 def initrd_range(tree: fdt.FDT) -> tuple[int, int]:
@@ -192,6 +184,25 @@ def spawn_shell(shell_image, *options) -> pexpect.spawn:
     cmd = rvkvm_command("boot", "--timeout", BOOT_TIMEOUT, *options, shell_image)
     return pexpect.spawn(cmd[0], cmd[1:], cwd=str(REPO_ROOT), env=rvkvm_env(),
                          encoding="utf-8", codec_errors="replace", timeout=30)
+
+
+def shell_command(shell_image, command: str, patterns: list[str], *options):
+    """Run `command` at the shell prompt, then quit: (the index of the first of
+    `patterns` it printed, or len(patterns) if none did; the output before it)."""
+    child = spawn_shell(shell_image, *options)
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline(f"{command}; echo end-$((6*7))")
+        index = child.expect(patterns + ["end-42"])
+        before = child.before
+        if index < len(patterns):
+            child.expect_exact("end-42")
+        child.expect_exact(PROMPT)
+        child.send("\x01x")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    return index, before
 
 
 def test_interactive_shell(shell_image):
@@ -277,18 +288,9 @@ def test_an_idle_guest_does_not_burn_a_core(shell_image):
 def test_user_mode_reads_the_time(shell_image):
     """busybox `time` reads the clock through the vDSO, i.e. `rdtime` in U-mode: the
     firmware must leave scounteren.TM set (OpenSBI sets CY|TM|IR), or U gets SIGILL."""
-    child = spawn_shell(shell_image)
-    try:
-        child.expect_exact(PROMPT)
-        child.sendline("time true; echo end-$((6*7))")
-        index = child.expect([r"real\s+\d+m\s*[\d.]+s", "Illegal instruction"])
-        child.expect_exact("end-42")
-        child.expect_exact(PROMPT)
-        child.send("\x01x")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert index == 0, child.before
+    index, before = shell_command(shell_image, "time true",
+                                  [r"real\s+\d+m\s*[\d.]+s", "Illegal instruction"])
+    assert index == 0, before
 
 
 @pytest.mark.parametrize("bios, request_", [
