@@ -232,6 +232,39 @@
 .endm
 
 /* Emit the handlers and their records (once per image). */
+/* transformed-instruction masks (htinst/mtinst): the fields kept from the instruction */
+#define TINST_LOAD      0x00007fff      /* funct3, rd, opcode */
+#define TINST_STORE     0x01f0707f      /* rs2, funct3, opcode */
+#define TINST_OFFSET_SHIFT 15           /* Addr. Offset replaces rs1 */
+
+/* reg = the transformed instruction at `label`: its bits & mask, with Addr. Offset `off` */
+.macro TINST reg, label, mask, off=0
+    LOAD_INSN32 \reg, \label
+    li t6, \mask
+    and \reg, \reg, t6
+    .if \off
+    li t6, \off << TINST_OFFSET_SHIFT
+    or \reg, \reg, t6
+    .endif
+.endm
+
+/* a page-table entry: set_pte(table, index, physical address, flags), from HYP_RUNTIME */
+.macro SET_PTE table, index, pa, flags
+    la a0, \table
+    li a1, \index
+    la a2, \pa
+    li a3, \flags
+    call set_pte
+.endm
+
+.macro SET_PTE_ABS table, index, pa, flags
+    la a0, \table
+    li a1, \index
+    li a2, \pa
+    li a3, \flags
+    call set_pte
+.endm
+
 .macro HYP_RUNTIME
     .text
     .align 2
@@ -352,6 +385,14 @@ hyp_vstrap_count:   .dword 0
 hyp_vstrap_resume:  .dword 0
 hyp_soft_save:      .space 9 * 8
     .text
+set_pte:
+    srli a2, a2, 12
+    slli a2, a2, 10
+    or a2, a2, a3
+    slli a1, a1, 3
+    add a0, a0, a1
+    sd a2, 0(a0)
+    ret
 .endm
 
 #endif /* __ASSEMBLER__ */

@@ -43,34 +43,6 @@
 #define LEAF_RX         (LEAF_A_D | PTE_R | PTE_X)
 #define LEAF_RWX        (LEAF_RW | PTE_X)
 
-#define TINST_LOAD      0x00007fff      /* funct3, rd, opcode */
-#define TINST_STORE     0x01f0707f      /* rs2, funct3, opcode */
-#define TINST_OFFSET_SHIFT 15           /* Addr. Offset replaces rs1 */
-
-/* reg = the transformed instruction at `label` with address offset `off` */
-.macro TINST reg, label, mask, off
-    LOAD_INSN32 \reg, \label
-    li t6, \mask
-    and \reg, \reg, t6
-    li t6, \off << TINST_OFFSET_SHIFT
-    or \reg, \reg, t6
-.endm
-
-.macro SET_PTE table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    la a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
-
-.macro SET_PTE_ABS table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    li a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
 
 /* In HS: run VS (PRV_S) or VU (PRV_U) code at `label`; its trap resumes HS at `back` */
 .macro RUN_V prv, label, back
@@ -150,14 +122,6 @@ test_main:
     li a0, 0
     ret
 
-set_pte:
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a0, a0, a1
-    sd a2, 0(a0)
-    ret
 
 /* ======== HS ======== */
 hs_main:

@@ -76,34 +76,8 @@
 #define CODE_WORD       0x8badf00d
 
 /* transformed-instruction masks (htinst): fields kept from the instruction */
-#define TINST_LOAD      0x00007fff      /* funct3, rd, opcode */
-#define TINST_STORE     0x01f0707f      /* rs2, funct3, opcode */
 #define TINST_RS1_ZERO  0xfff07fff      /* AMO, HLV, HSV: all but rs1 */
 #define TINST_C_LW_A0   0x00002501      /* c.lw a0: lw a0, 0(x0), bit 1 clear */
-
-/* reg = the transformed instruction at `label` (its bits & mask) */
-.macro TINST reg, label, mask
-    LOAD_INSN32 \reg, \label
-    li t6, \mask
-    and \reg, \reg, t6
-.endm
-
-/* set_pte(table, index, physical address, flags) */
-.macro SET_PTE table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    la a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
-
-.macro SET_PTE_ABS table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    li a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
 
 /*
  * In HS: HLVX.WU of the word after g_code's ecall through `va`, an execute-
@@ -226,14 +200,6 @@ test_main:
     li a0, 0
     ret
 
-set_pte:
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a0, a0, a1
-    sd a2, 0(a0)
-    ret
 
 /* ======== HS ======== */
 hs_main:

@@ -76,31 +76,6 @@
 #define MARK_NEW        0x0123456789abcdef
 #define RD_KEPT         0x0badbadbadbadbad
 
-#define TINST_LOAD      0x00007fff      /* funct3, rd, opcode */
-#define TINST_STORE     0x01f0707f      /* rs2, funct3, opcode */
-
-.macro TINST reg, label, mask
-    LOAD_INSN32 \reg, \label
-    li t6, \mask
-    and \reg, \reg, t6
-.endm
-
-/* set_pte(table, index, physical address, flags) */
-.macro SET_PTE table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    la a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
-
-.macro SET_PTE_ABS table, index, pa, flags
-    la a0, \table
-    li a1, \index
-    li a2, \pa
-    li a3, \flags
-    call set_pte
-.endm
 
 /* MPRV = 1 with MPP = prv, MPV = v and the extra mstatus bits (SUM, MXR);
  * clears the others. Every access until MPRV_OFF is translated: no loads or
@@ -426,14 +401,6 @@ test_main:
     li a0, 0
     ret
 
-set_pte:
-    srli a2, a2, 12
-    slli a2, a2, 10
-    or a2, a2, a3
-    slli a1, a1, 3
-    add a0, a0, a1
-    sd a2, 0(a0)
-    ret
 
     HYP_RUNTIME
 
