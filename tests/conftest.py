@@ -20,6 +20,13 @@ IMAGES_DIR = REPO_ROOT / "images"
 HOST_TIMEOUT = 120
 
 
+def elf_symbol(elf: Path, name: str) -> int:
+    """The address of a symbol of ELF (tests name the pcs a guest stops at)."""
+    from elftools.elf.elffile import ELFFile
+    with open(elf, "rb") as f:
+        return ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]["st_value"]
+
+
 def rvkvm_env() -> dict:
     """The environment for a child rvkvm: the repository importable from any cwd."""
     env = dict(os.environ)

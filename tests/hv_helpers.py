@@ -3,7 +3,7 @@ slots that program expects (RAM at 0x80000000, READONLY at 0x90000000, dirty-log
 at 0xA0000000; MMIO_BASE 0x40000000 is no slot)."""
 from __future__ import annotations
 
-from conftest import GUESTS_DIR
+from conftest import GUESTS_DIR, elf_symbol
 
 from rvkvm import loaders
 from rvkvm.hv import MEM_LOG_DIRTY_PAGES, MEM_READONLY, MMIO, SYSTEM_EVENT, VM
@@ -34,9 +34,7 @@ def guest_vm(test: int, **vcpu_options):
 
 def guest_symbol(name: str) -> int:
     """The address of a label of hv_guest.elf (tests name the pc an exit reports)."""
-    from elftools.elf.elffile import ELFFile
-    with open(GUEST, "rb") as f:
-        return ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]["st_value"]
+    return elf_symbol(GUEST, name)
 
 
 def run_until(vcpu, reason: str, limit: int = 200, answer: int = MMIO_READ_VALUE):

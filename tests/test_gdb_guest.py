@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import HOST_TIMEOUT
+from conftest import HOST_TIMEOUT, elf_symbol
 from test_gdb import (
     COUNTER,
     COUNTER_STATUS,
@@ -95,32 +95,64 @@ def test_guest_linux_monitor_walk_shows_both_stages(vmlinux):  # noqa: F811
     assert len(words) == 2 and words[0] == words[1], out
 
 
+SBI_SLEEP = COUNTER.parent / "sbi_sleep.elf"   # S mode: timer an hour ahead, `asleep: wfi; j asleep`
+
+
 @needs_gdb
-def test_guest_ctrl_c_stops_a_vcpu_asleep_in_wfi(shared_dir):
-    shell = shared_dir / "linux" / "shell" / "Image"
-    if not shell.exists():
-        pytest.skip(f"no {shell}")
-    guest = Guest(shell, "--guest")
+@pytest.mark.parametrize("options, level", [((), "level HS, privilege S, V=0"),
+                                            (("--guest",), "level VS, privilege S, V=1")],
+                         ids=["native", "guest"])
+def test_ctrl_c_stops_a_hart_asleep_in_wfi(options, level):
+    """The hart sleeps in WFI until a deadline an hour away: Ctrl-C must wake it and stop
+    it just after its WFI, and a step then runs the next instruction."""
+    asleep = elf_symbol(SBI_SLEEP, "asleep")
+    guest = Guest(SBI_SLEEP, *options)
     try:
-        gdb = subprocess.Popen(gdb_command(guest.port, shell, [
-            "continue", "x/i $pc - 4", "monitor priv", "stepi", "info registers pc", "kill"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        seen = b""
-        while b"rvkvm:/# " not in seen:                             # the shell waits: idle
-            chunk = guest.proc.stdout.read1(4096)
-            assert chunk, seen[-300:]
-            seen += chunk
-        time.sleep(2)                      # its last echo done, the kernel is in its idle loop
+        gdb = subprocess.Popen(gdb_command(guest.port, SBI_SLEEP, [
+            "continue", "info registers pc", "monitor priv", "stepi", "info registers pc",
+            "kill"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        time.sleep(1.5)                                            # connected and asleep
         gdb.send_signal(signal.SIGINT)
         out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
         _, _, stderr = guest.finish()
     finally:
         guest.kill()
     assert "Program received signal SIGINT" in out, out
-    stopped = re.search(r"^\s*(0x[0-9a-f]+):\s+wfi$", out, re.M)   # just after its wfi
-    assert stopped and "level VS, privilege S, V=1" in out, out
-    stepped = int(re.search(r"^pc\s+(0x[0-9a-f]+)", out, re.M).group(1), 16)
-    assert stepped == int(stopped.group(1), 16) + 8                  # a step ends the WFI
+    pcs = [int(pc, 16) for pc in re.findall(r"^pc\s+(0x[0-9a-f]+)", out, re.M)]
+    assert pcs == [asleep + 4, asleep], out                        # after the wfi; the j
+    assert level in out, out
+    assert "killed from gdb" in stderr
+
+
+@needs_gdb
+def test_guest_ctrl_c_stops_an_idle_linux_guest(shared_dir):
+    """An idle Linux guest wakes 250 times a second, so Ctrl-C finds the vcpu in WFI or
+    in its tick: either way it stops in VS, and a step runs one instruction."""
+    shell = shared_dir / "linux" / "shell" / "Image"
+    if not shell.exists():
+        pytest.skip(f"no {shell}")
+    guest = Guest(shell, "--guest")
+    try:
+        gdb = subprocess.Popen(gdb_command(guest.port, shell, [
+            "continue", "info registers pc", "monitor priv", "stepi", "info registers pc",
+            "kill"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        seen = b""
+        while b"rvkvm:/# " not in seen:                             # the shell waits: idle
+            chunk = guest.proc.stdout.read1(4096)
+            assert chunk, seen[-300:]
+            seen += chunk
+        time.sleep(1)
+        gdb.send_signal(signal.SIGINT)
+        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
+        _, _, stderr = guest.finish()
+    finally:
+        guest.kill()
+    assert "Program received signal SIGINT" in out, out
+    assert "level VS, privilege S, V=1" in out, out
+    stopped, stepped = (int(pc, 16) for pc in re.findall(r"^pc\s+(0x[0-9a-f]+)", out, re.M))
+    assert stopped >= KERNEL_VA and stepped != stopped, out       # in the kernel; it moved
     assert "killed from gdb" in stderr
 
 

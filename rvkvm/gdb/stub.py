@@ -73,18 +73,22 @@ class Debugger:
         self.target.request_stop()
 
     # ------------------------------------------------------------------ the run loop's hook
-    def before_slice(self, waiting: bool = False) -> None:
+    def before_slice(self, waiting: bool = False) -> bool:
         """Called by the run loop before each slice: halts and serves gdb when it asks
         for it or the hart reached a breakpoint or watchpoint. `waiting`: the hart is
-        in WFI (it is not about to execute the instruction at pc)."""
+        in WFI (it is not about to execute the instruction at pc). True: it halted,
+        which ends a WFI (gdb was shown pc after it and resumes from there; WFI is a
+        hint, so waking early is always allowed)."""
         if self._wait_first:
             self._wait_first = False
             self._wait_for_client()
         if not self.may_halt():
-            return
+            return False
         reply, announce = self._stop_reason(waiting)
-        if reply is not None:
-            self._halt(reply, announce)
+        if reply is None:
+            return False
+        self._halt(reply, announce)
+        return True
 
     def may_halt(self) -> bool:
         """Whether before_slice could halt now (a run loop may prepare for it)."""

@@ -187,7 +187,8 @@ class Vmm:
             return
         if last is not None and last.reason in COMPLETED_ON_ENTRY:
             self._complete_exit()
-        self.debugger.before_slice(self.vcpu.waiting)
+        if self.debugger.before_slice(self.vcpu.waiting):
+            self.vcpu.waiting = False          # gdb halted it here: the WFI is over
 
     def _complete_exit(self) -> None:
         """Finish the last exit's instruction without running the guest: a kicked vcpu
@@ -199,7 +200,6 @@ class Vmm:
         """The stub's single step: one vcpu run (its slicer runs one instruction and
         returns, rvkvm/gdb/guest.py), the exit it makes served as the run loop would,
         and that exit's instruction completed. False: the vcpu is dead."""
-        self.vcpu.waiting = False              # WFI is a hint: a step ends it
         exit = self.vcpu.run()
         handler = self._handlers.get(exit.reason)
         if handler is None:                    # dead: the run loop reports it

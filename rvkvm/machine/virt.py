@@ -265,8 +265,8 @@ class VirtMachine:
         waiting = False
         try:
             while True:
-                if self.debugger is not None:      # gdb: halts here while it has the hart
-                    self.debugger.before_slice(waiting)
+                if self.debugger is not None and self.debugger.before_slice(waiting):
+                    waiting = False                # gdb halted it here: the WFI is over
                 if self._exit is not None:
                     return self._final_result()
                 if t_end is not None and time.monotonic() >= t_end:
