@@ -260,3 +260,22 @@ def test_start_up_imports_neither_click_nor_what_only_help_needs():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_boot_imports_unicorn_without_inspect_and_leaves_the_real_one_importable():
+    """Unicorn's loader imports inspect (~10 ms) for one getfile(): the CLI imports
+    Unicorn with a stand-in (rvkvm/cpu/engine_import.py) that leaves at once."""
+    code = ("import sys; from rvkvm.cpu.engine_import import import_unicorn; import_unicorn(); "
+            "print('inspect' in sys.modules); import unicorn; "
+            "unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64); "
+            "import inspect; print(callable(inspect.signature))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=rvkvm_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]
+    boot = subprocess.run([sys.executable, "-X", "importtime", "-m", "rvkvm.cli", "boot",
+                           str(REPO_ROOT / "images" / "hello.elf")], cwd=REPO_ROOT,
+                          env=rvkvm_env(), capture_output=True, text=True, timeout=60)
+    assert boot.returncode == 0 and "hello: PASS" in boot.stdout, boot.stderr[-500:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in boot.stderr.splitlines()}
+    assert "unicorn" in imported and "inspect" not in imported
