@@ -75,7 +75,7 @@ from .levels import HS, VS, Level, M, level_for, level_in_context
 from .mmode_map import MachineModeMap
 from .native_time import NativeTime
 from .regs import PC, PRIV, RegisterFile
-from .slicer import NEVER_A_PC, make_slicer
+from .slicer import NEVER_A_PC, ExitSlicer, make_slicer
 from .state import HState, MState, SRegs
 from .translation import Translation
 from .trap import GuestDied, Trap
@@ -139,6 +139,9 @@ class Hart(CsrViews, ExceptionHandling):
         self._intr = intrhook.install(                   # None: the binding's hook
             uc, self._on_intr_timed if time_traps else self._on_intr,
             self.native_time.function if self.native_time is not None else None)
+        self._idle_loop = (intrhook.idle_loop(clock.hz)     # None: WFI sleeps in Python
+                           if self._intr is not None and self.native_time is not None
+                           and isinstance(self.slicer, ExitSlicer) else None)
         # No UC_HOOK_MEM_UNMAPPED: merely installing it makes guest code ~2.5x
         # slower under paging (bench/engine_choices.py). Accesses to nowhere are
         # reconstructed after the run.
@@ -203,12 +206,18 @@ class Hart(CsrViews, ExceptionHandling):
         except UcError as err:
             self.fold_native_calls()
             self.engine_seconds += perf_counter() - t0
-            if self._death:
-                raise self._death
-            self._on_engine_error(err)
-            return "stop" if self._stop_reason else "tick"
+            return self._engine_failed(err)
         self.fold_native_calls()
         self.engine_seconds += perf_counter() - t0
+        return self._slice_ended(ticked)
+
+    def _engine_failed(self, err: UcError) -> str:
+        if self._death:
+            raise self._death
+        self._on_engine_error(err)
+        return "stop" if self._stop_reason else "tick"
+
+    def _slice_ended(self, ticked: bool) -> str:
         if self._death:
             raise self._death
         if self.trace is not None:
@@ -221,6 +230,51 @@ class Hart(CsrViews, ExceptionHandling):
             self.stats["wfi"] += 1
             return "wfi"
         return "tick"
+
+    def idle_in_wfi(self, wake_fd: int, other_deadline: int) -> str | None:
+        """Asleep in WFI under the built-in firmware: let _intrhook.c's idle loop sleep,
+        raise STIP at the SBI deadline and run the guest's ticks until it needs Python
+        (intrhook.IdleLoop). Returns "waiting" (still asleep in the WFI: the doorbell
+        rang or `other_deadline`, in mtime, is due), what run_slice() would have for
+        the loop's last run, or None when the loop cannot serve this WFI (then the
+        caller sleeps in Python)."""
+        loop = self._idle_loop
+        if loop is None or not self._idle_native_ok():
+            return None
+        if loop.wake_fd != wake_fd:
+            ticker = self.slicer.native_ticker()
+            if ticker is None:
+                self._idle_loop = None
+                return None
+            loop.wake_fd = wake_fd
+            loop.ticker_fd, loop.ticker, loop.ticker_arm, loop.ticker_disarm = ticker
+        loop.wfi_pc = self.regs.read(PC)
+        loop.other_deadline = other_deadline
+        loop.scounteren = self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN)
+        firmware = self.firmware
+        self._stop_reason = None
+        self.translation.slice_begins()
+        self.uc._hook_exception = None
+        ended = self._intr.idle(loop, firmware.timer_deadline, bool(self.m.mip_sw & MIP_STIP))
+        self._sip_folded = False
+        self.fold_native_calls()
+        self.stats["wfi"] += loop.wfis
+        self.engine_seconds += loop.engine_ns / 1e9
+        if ended in (intrhook.IDLE_WOKEN, intrhook.IDLE_DEADLINE):
+            return "waiting"
+        if ended == intrhook.IDLE_ERROR:
+            return self._engine_failed(UcError(loop.uc_err))
+        if self.uc._hook_exception is not None:
+            raise self.uc._hook_exception
+        return self._slice_ended(self.slicer.take_stop_request())
+
+    def _idle_native_ok(self) -> bool:
+        """What the idle loop assumes of the hart (its machine checks the rest): the
+        firmware's SBI timer is the C hook's (intrhook.py), S in the host context with
+        native time and STIP delegated, no --trace, no block stepping."""
+        return bool(self._intr.dispatch.serve_sbi_timer and self.native_time.installed
+                    and self.trace is None and not self.sie_watch
+                    and self.m.mideleg & MIP_STIP and self.level is HS)
 
     def _run_slice_engine(self, pc: int) -> bool:
         self._counting = False                 # (Unicorn drops its count hook itself)
@@ -249,11 +303,16 @@ class Hart(CsrViews, ExceptionHandling):
         folded = self._intr.fold() if self._intr is not None else None
         if folded is None:
             return
-        served, deadline = folded
+        served, raised, deadline, stip = folded
         self.stats["sbi_call"] += served
         self.stats["sbi_call_native"] += served      # of them (--stats shows both)
-        self.m.mip_sw &= ~MIP_STIP
-        self._presented_mip &= ~MIP_STIP
+        self.stats["sbi_timer_native"] += raised     # deadlines the idle loop raised
+        if stip:
+            self.m.mip_sw |= MIP_STIP
+            self._presented_mip |= MIP_STIP
+        else:
+            self.m.mip_sw &= ~MIP_STIP
+            self._presented_mip &= ~MIP_STIP
         self.firmware.timer_deadline = deadline
 
     def _sync_sbi_fast_path(self) -> None:

@@ -14,7 +14,7 @@ from unicorn import UC_HOOK_INTR
 from unicorn import riscv_const as rc
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
-from .native import load_extension, struct_layout
+from .native import check_layout, load_extension, struct_layout
 
 _HOOK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 
@@ -29,13 +29,44 @@ class IntrDispatch(ctypes.Structure):
                 ("reg_a6", ctypes.c_int64), ("reg_a7", ctypes.c_int64),
                 ("reg_mip", ctypes.c_int64),
                 ("serve_sbi_timer", ctypes.c_int64), ("served", ctypes.c_int64),
-                ("deadline", ctypes.c_uint64)]
+                ("deadline", ctypes.c_uint64), ("python_calls", ctypes.c_int64),
+                ("raised", ctypes.c_int64), ("stip", ctypes.c_int64)]
+
+
+class IdleLoop(ctypes.Structure):
+    """struct idle_loop in _intrhook.c: rvkvm_idle()'s arguments and results.
+
+    rvkvm_idle() sleeps (ppoll on the doorbell) until the SBI deadline, raises STIP,
+    runs the engine from the WFI as ExitSlicer does (the slice ticker armed), and goes
+    on while the run ends back at the same WFI with no exception for Python, no change
+    of scounteren (native time depends on it) and no engine error. It returns when the
+    doorbell rings (host input, a device line, console output to flush, an exit
+    request), when `other_deadline` (the CLINT's, --timeout's) is due, or after a run
+    that needs Python (IDLE_RAN, IDLE_ERROR)."""
+    _fields_ = [("emu_start", ctypes.c_void_p), ("wake_fd", ctypes.c_int64),
+                ("ticker_fd", ctypes.c_int64), ("ticker", ctypes.c_void_p),
+                ("ticker_arm", ctypes.c_void_p), ("ticker_disarm", ctypes.c_void_p),
+                ("hz", ctypes.c_uint64), ("wfi_pc", ctypes.c_uint64),
+                ("other_deadline", ctypes.c_uint64), ("reg_scounteren", ctypes.c_int64),
+                ("scounteren", ctypes.c_uint64), ("runs", ctypes.c_int64),
+                ("wfis", ctypes.c_int64), ("engine_ns", ctypes.c_int64),
+                ("uc_err", ctypes.c_int64)]
+
+
+IDLE_WOKEN, IDLE_DEADLINE, IDLE_RAN, IDLE_ERROR = range(4)
 
 
 def _library():
     if os.environ.get("RVKVM_INTR") == "python":
         return None
-    return load_extension("_intrhook", "rvkvm_intr_dispatch_layout", struct_layout(IntrDispatch))
+    lib = load_extension("_intrhook", "rvkvm_intr_dispatch_layout", struct_layout(IntrDispatch))
+    if lib is not None:
+        from .slicer import TickerState
+        check_layout(lib, "rvkvm_idle_loop_layout", struct_layout(IdleLoop))
+        check_layout(lib, "rvkvm_ticker_state_layout", struct_layout(TickerState))
+        lib.rvkvm_idle.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.rvkvm_idle.restype = ctypes.c_int
+    return lib
 
 
 class NativeIntrHook:
@@ -52,6 +83,7 @@ class NativeIntrHook:
                     uc._hook_exception = err
                 uc.emu_stop()
         self._python = _HOOK_FN(python)
+        self._lib = lib
         d = self.dispatch = IntrDispatch()
         d.uc = ctypes.cast(uc._uch, ctypes.c_void_p).value
         d.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
@@ -75,14 +107,32 @@ class NativeIntrHook:
     def serve_sbi_timer(self, on: bool) -> None:
         self.dispatch.serve_sbi_timer = int(on)
 
-    def fold(self) -> tuple[int, int] | None:
-        """(calls served since the last fold, the last one's deadline), or None."""
+    def fold(self) -> tuple[int, int, int, bool] | None:
+        """(calls served, deadlines the idle loop raised STIP for, the SBI deadline now,
+        STIP now) since the last fold, or None if there were none."""
         d = self.dispatch
-        served = d.served
-        if not served:
+        served, raised = d.served, d.raised
+        if not (served or raised):
             return None
-        d.served = 0
-        return served, d.deadline
+        d.served = d.raised = 0
+        return served, raised, d.deadline, bool(d.stip)
+
+    def idle(self, loop: IdleLoop, deadline: int, stip: bool) -> int:
+        """rvkvm_idle from the firmware's state (`deadline`, `stip`); fold() after it."""
+        d = self.dispatch
+        d.deadline, d.stip = deadline, int(stip)
+        loop.runs = loop.wfis = loop.engine_ns = loop.uc_err = 0
+        return self._lib.rvkvm_idle(ctypes.addressof(d), ctypes.addressof(loop))
+
+
+def idle_loop(hz: int) -> IdleLoop:
+    """rvkvm_idle()'s arguments, less what the hart and its machine fill in per WFI."""
+    loop = IdleLoop()
+    loop.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+    loop.hz = hz
+    loop.wake_fd = loop.ticker_fd = -1
+    loop.reg_scounteren = rc.UC_RISCV_REG_SCOUNTEREN
+    return loop
 
 
 def install(uc, handler, mtime_function: int | None):

@@ -31,12 +31,18 @@ def load_extension(module: str, layout_function: str, expected: tuple[int, ...])
     if spec is None or not spec.origin or not os.path.exists(spec.origin):
         return None
     lib = ctypes.CDLL(spec.origin)
+    check_layout(lib, layout_function, expected, module)
+    return lib
+
+
+def check_layout(lib, layout_function: str, expected: tuple[int, ...], module: str = "") -> None:
+    """Refuse `lib` if its struct (reported by `layout_function`) differs from `expected`."""
     layout = getattr(lib, layout_function)
     layout.restype = ctypes.c_size_t
     layout.argtypes = [ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t]
     out = (ctypes.c_size_t * len(expected))()
     count = layout(out, len(expected))
     if count != len(expected) or tuple(out) != expected:
-        raise RvkvmError(f"rvkvm/cpu/{module} was built with another struct layout "
+        name = module or os.path.basename(lib._name)
+        raise RvkvmError(f"rvkvm/cpu/{name} was built with another struct layout "
                          f"({tuple(out)[:count]} != {expected}); rebuild it (pip install -e .)")
-    return lib

@@ -192,6 +192,13 @@ def _timerfd_functions():
     return create, settime
 
 
+class TickerState(ctypes.Structure):
+    """What the ticker's thread checks before it fires: a slice is running and began
+    (time.monotonic()) a period ago. Shared with _intrhook.c's idle loop, which runs
+    slices of its own (struct ticker_state)."""
+    _fields_ = [("running", ctypes.c_int64), ("started", ctypes.c_double)]
+
+
 class _TimerfdTicker:
     """_Ticker's contract on a kernel timer (Linux timerfd): slice_begins() arms it
     (first expiry one period on, then every period), slice_ends() disarms it, and
@@ -213,20 +220,25 @@ class _TimerfdTicker:
         self._specs = (_Itimerspec(period_ts, period_ts), _Itimerspec(),
                        _Itimerspec(_Timespec(), _Timespec(0, 1)))     # arm, disarm, now
         self._arm, self._disarm, self._now = (ctypes.addressof(t) for t in self._specs)
-        self._running = False
-        self._started = 0.0
+        self.state = TickerState()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="rvkvm-slice-ticker", daemon=True)
         self._thread.start()
 
     def slice_begins(self) -> None:
-        self._started = time.monotonic()
-        self._running = True
+        state = self.state
+        state.started = time.monotonic()
+        state.running = 1
         self._settime(self._fd, 0, self._arm, None)
 
     def slice_ends(self) -> None:
-        self._running = False
+        self.state.running = 0
         self._settime(self._fd, 0, self._disarm, None)
+
+    def native_arming(self) -> tuple[int, int, int, int]:
+        """(timerfd, TickerState address, arm and disarm itimerspec addresses): what
+        C code running slices of its own needs to do slice_begins/slice_ends."""
+        return self._fd, ctypes.addressof(self.state), self._arm, self._disarm
 
     def close(self) -> None:
         if self._closed:
@@ -244,6 +256,7 @@ class _TimerfdTicker:
         # rounding) after the slice began and after the last fire, as _Ticker does.
         early = self.period * 0.9
         fired_at = 0.0
+        state = self.state
         while True:
             try:
                 os.read(self._fd, 8)
@@ -252,7 +265,7 @@ class _TimerfdTicker:
             if self._closed:
                 return
             now = time.monotonic()
-            if self._running and now - max(self._started, fired_at) >= early:
+            if state.running and now - max(state.started, fired_at) >= early:
                 fired_at = now
                 self._fire()
 
@@ -358,11 +371,24 @@ class ExitSlicer(_TickedSlicer):
         line = self._line
         if not line.requested:                 # a pending request: no instruction runs
             self._run_ticked(pc)
-            if not line.requested:
-                return False
+        return self.take_stop_request()
+
+    def take_stop_request(self) -> bool:
+        """After a run: whether the ticker or request_stop() ended it (a tick)."""
+        line = self._line
+        if not line.requested:
+            return False
         line.requested = False
         self._stops += 1
         return True
+
+    def native_ticker(self) -> tuple[int, int, int, int] | None:
+        """The ticker's native_arming() for C code running slices itself (the idle
+        loop, intrhook.py), or None when the ticker is not a timerfd one."""
+        if self._ticker is None:               # closed, then run again
+            self._start_ticker()
+        arming = getattr(self._ticker, "native_arming", None)
+        return arming() if arming is not None else None
 
 
 # ----------------------------------------------------------------------------- block hook

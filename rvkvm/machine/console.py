@@ -50,6 +50,7 @@ class Console:
         self._input_lock = threading.Lock()
         self._sinks = []
         self._dirty = False
+        self.on_pending = None             # called when output starts waiting for flush()
         self._on_quit = on_quit
         self._escaped = False
 
@@ -59,7 +60,10 @@ class Console:
                 self._out.write(data)         # flushed by the run loop after each slice
             except OSError as err:
                 self._output_failed(err)
-            self._dirty = True
+            if not self._dirty:
+                self._dirty = True
+                if self.on_pending is not None:   # a run loop asleep in C must flush it
+                    self.on_pending()
         if self._expect is None and self._on_panic is None:
             return
         self._tail += data

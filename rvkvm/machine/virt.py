@@ -27,7 +27,7 @@ from ..devices.bus import Bus
 from ..devices.clint import Clint
 from ..devices.finisher import TestFinisher
 from ..devices.plic import Plic
-from ..devices.uart16550 import IER_ERBFI, make_uart0
+from ..devices.uart16550 import IER_ERBFI, Uart16550, make_uart0
 from .. import exit_status
 from ..errors import LoadError
 from .. import loaders
@@ -120,6 +120,7 @@ class VirtMachine:
                                on_panic=lambda: self.request_exit(self.EXIT_PANIC, "kernel panic"),
                                on_quit=lambda: self.request_exit(0, "quit with Ctrl-A x"),
                                on_output_error=self._console_output_failed)
+        self.console.on_pending = self._wake.ring    # output to flush ends a WFI sleep in C
         trace = print_trace if "int" in cfg.trace else None
         self.hart = Hart(self.uc, self.ram, self.clock, slice_seconds=cfg.slice_seconds, trace=trace,
                          time_traps=cfg.stats, has_h=cfg.has_h,
@@ -262,6 +263,9 @@ class VirtMachine:
         if self.firmware:
             polled.append(self.firmware)
         self._timed = _overriding(self.pollables, "next_deadline")
+        # WFI may be slept through in C while nothing polled needs Python between slices
+        native_idle = self._wake.fd is not None and self.debugger is None and all(
+            dev is self.firmware or type(dev) in (Clint, Uart16550) for dev in polled)
         waiting = False
         try:
             while True:
@@ -279,7 +283,11 @@ class VirtMachine:
                     if hart.pending_enabled():
                         waiting = False
                     else:
-                        self._sleep_until_event(t_end)
+                        idle = self._idle_natively(t_end) if native_idle else None
+                        if idle is None:
+                            self._sleep_until_event(t_end)
+                        elif idle != "waiting":          # the idle loop's last run ended
+                            waiting = idle == "wfi"
                         continue
                 hart.check_interrupts()
                 if hart.run_slice() == "wfi":
@@ -316,6 +324,20 @@ class VirtMachine:
             return RunResult(self.EXIT_NO_MATCH, f"{reason} (status {status}) before the console "
                              f"matched --expect {self.config.expect!r}")
         return RunResult(status, reason)
+
+    def _idle_natively(self, t_end: float | None) -> str | None:
+        """WFI slept through in C (Hart.idle_in_wfi): the firmware's SBI timer is the
+        loop's, and the CLINT's deadline, the doorbell and --timeout end it. None if
+        the hart cannot (then WFI sleeps in Python)."""
+        other = M64
+        for dev in self._timed:
+            d = dev.next_deadline()
+            if d is not None and d < other:
+                other = d
+        if t_end is not None:
+            other = min(other, self.clock.mtime() + max(0, int((t_end - time.monotonic())
+                                                               * self.clock.hz)))
+        return self.hart.idle_in_wfi(self._wake.fd, other)
 
     def _sleep_until_event(self, t_end: float | None) -> None:
         """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
