@@ -1,10 +1,19 @@
 """WFI sleeps the host until the next deadline or event, not in polling steps: the run
-loop's sleeps are counted (no timing is asserted)."""
+loop's sleeps are counted (only loose bounds on time are asserted). Where _intrhook.c
+is built, an S-mode kernel's WFI under the built-in firmware sleeps in its C idle loop:
+the doorbell, the timeout, signals and console output must end that sleep too."""
 import io
+import os
+import select
+import signal
 import struct
+import subprocess
+import sys
 import threading
+import time
 
-from conftest import GUESTS_DIR
+import pytest
+from conftest import GUESTS_DIR, REPO_ROOT, rvkvm_env
 
 from rvkvm.machine import virt
 from rvkvm.machine.virt import MachineConfig, VirtMachine
@@ -70,3 +79,82 @@ def test_only_devices_with_their_own_poll_and_deadline_are_called_between_slices
     m = machine(GUESTS_DIR / "wfi_sleep.elf")
     assert virt._overriding(m.pollables, "poll") == [m.clint, m.uart]
     assert virt._overriding(m.pollables, "next_deadline") == [m.clint]
+
+
+SLEEPER = GUESTS_DIR / "sbi_sleep.elf"       # S mode: SBI timer an hour ahead, then WFI
+
+
+def idle_loop_expected(m) -> bool:
+    """Whether this hart sleeps through WFI in C (rvkvm_idle; not with RVKVM_INTR=python,
+    RVKVM_TIME=trap or an unbuilt _intrhook.c)."""
+    return m.hart._idle_loop is not None
+
+
+def test_a_sleep_of_an_hour_keeps_the_timeout():
+    """Asleep in WFI (in the C idle loop where it runs), the run still ends at --timeout."""
+    m = machine(SLEEPER)
+    t0 = time.monotonic()
+    result = m.run(timeout=0.5)
+    assert result.status == VirtMachine.EXIT_TIMEOUT, result
+    assert 0.5 <= time.monotonic() - t0 < 2.5
+    assert m.hart.stats["wfi"] == 1 and m.hart.stats["sbi_timer_native"] == 0
+    assert m.hart.stats["idle_loop"] == (1 if idle_loop_expected(m) else 0)
+
+
+def test_the_doorbell_ends_the_idle_loop():
+    """Another thread's request (here an exit; host input and device lines ring the same
+    doorbell) ends the sleep at once, not at the SBI deadline an hour away."""
+    m = machine(SLEEPER)
+    timer = threading.Timer(0.3, m.request_exit, (7, "asked by the test"))
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        result = m.run(timeout=30)
+    finally:
+        timer.cancel()
+    assert (result.status, result.reason) == (7, "asked by the test")
+    assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_end_a_run_asleep_in_wfi(signum, status):
+    """The C idle loop returns to Python on a signal, so its handler runs and ends the run
+    (Python's own sleep is interrupted likewise)."""
+    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot", str(SLEEPER)],
+                            cwd=REPO_ROOT, env=rvkvm_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)                                   # booted and asleep
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == status, stderr
+
+
+def test_console_output_made_in_the_idle_loop_is_flushed():
+    """sbi_tick_print.S prints from two ticks the idle loop runs, then sleeps an hour:
+    the console's doorbell must end the C sleep so that the output reaches the host."""
+    env = rvkvm_env()
+    env.pop("PYTHONUNBUFFERED", None)        # stdout buffered, as for any user's pipe
+    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot",
+                             str(GUESTS_DIR / "sbi_tick_print.elf")],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 20
+        while seen != b".." and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 16)
+                if not chunk:
+                    break
+                seen += chunk
+        alive = proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert seen == b".." and alive, seen

@@ -19,18 +19,18 @@ def _getfile(obj) -> str:
 
 def import_unicorn() -> None:
     if "unicorn" in sys.modules or "inspect" in sys.modules:
-        import unicorn  # noqa: F401
+        import unicorn
         return
     stand_in = types.ModuleType("inspect", "stand-in while Unicorn is imported")
     stand_in.getfile = _getfile
     sys.modules["inspect"] = stand_in
     try:
-        import unicorn  # noqa: F401
+        import unicorn
     except (AttributeError, ImportError):        # it wanted more than getfile
         for name in [n for n in sys.modules if n == "unicorn" or n.startswith("unicorn.")]:
             del sys.modules[name]
         del sys.modules["inspect"]
-        import unicorn  # noqa: F401,F811
+        import unicorn
     finally:
         if sys.modules.get("inspect") is stand_in:
             del sys.modules["inspect"]

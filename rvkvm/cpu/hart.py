@@ -241,18 +241,19 @@ class Hart(CsrViews, ExceptionHandling):
         loop = self._idle_loop
         if loop is None or not self._idle_native_ok():
             return None
-        if loop.wake_fd != wake_fd:
-            ticker = self.slicer.native_ticker()
-            if ticker is None:
-                self._idle_loop = None
-                return None
-            loop.wake_fd = wake_fd
-            loop.ticker_fd, loop.ticker, loop.ticker_arm, loop.ticker_disarm = ticker
+        ticker = self.slicer.native_ticker()    # each time: a closed slicer makes a new one
+        if ticker is None:
+            self._idle_loop = None
+            return None
+        loop.wake_fd = wake_fd
+        loop.ticker_fd, loop.ticker, loop.ticker_arm, loop.ticker_disarm = ticker
         loop.wfi_pc = self.regs.read(PC)
         loop.other_deadline = other_deadline
         loop.scounteren = self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN)
         firmware = self.firmware
+        self.stats["idle_loop"] += 1            # WFIs the C loop took (--stats)
         self._stop_reason = None
+        self._counting = False                 # its runs count nothing (as _run_slice_engine)
         self.translation.slice_begins()
         self.uc._hook_exception = None
         ended = self._intr.idle(loop, firmware.timer_deadline, bool(self.m.mip_sw & MIP_STIP))

@@ -329,11 +329,7 @@ class VirtMachine:
         """WFI slept through in C (Hart.idle_in_wfi): the firmware's SBI timer is the
         loop's, and the CLINT's deadline, the doorbell and --timeout end it. None if
         the hart cannot (then WFI sleeps in Python)."""
-        other = M64
-        for dev in self._timed:
-            d = dev.next_deadline()
-            if d is not None and d < other:
-                other = d
+        other = self._device_deadline()
         if t_end is not None:
             other = min(other, self.clock.mtime() + max(0, int((t_end - time.monotonic())
                                                                * self.clock.hz)))
@@ -343,20 +339,23 @@ class VirtMachine:
         """WFI: sleep until the next timer deadline, an event or the timeout, in one go.
         No polling period: whatever else can end a WFI (host input, a device line, an
         exit request, Ctrl-A x) calls request_stop(), which rings `_wake`."""
-        deadline = None
-        for dev in self._timed:
-            d = dev.next_deadline()
-            if d is not None and (deadline is None or d < deadline):
-                deadline = d
+        deadline = self._device_deadline()
         if self.firmware is not None:
-            d = self.firmware.next_deadline()
-            if d is not None and (deadline is None or d < deadline):
-                deadline = d
-        wait = None if deadline is None else self.clock.seconds_until(deadline)
+            deadline = min(deadline, self.firmware.timer_deadline)
+        wait = None if deadline == M64 else self.clock.seconds_until(deadline)
         if t_end is not None:
             left = t_end - time.monotonic()
             wait = left if wait is None else min(wait, left)
         self._wake.sleep(wait)           # None: until an event (mtimecmp = -1 is far away)
+
+    def _device_deadline(self) -> int:
+        """The mtime of the devices' next deadline (M64: none)."""
+        deadline = M64
+        for dev in self._timed:
+            d = dev.next_deadline()
+            if d is not None and d < deadline:
+                deadline = d
+        return deadline
 
 
 def _overriding(devices, method: str) -> list:
