@@ -45,7 +45,7 @@ def test_ticks_driven_by_sbi_timer_calls_work_either_way(monkeypatch, intr):
     # the idle loop (rvkvm_idle) slept through the WFIs and raised STIP at the deadlines;
     # one only comes to Python if it was in control then (a stalled host, the first WFI)
     raised = m.hart.stats["sbi_timer_native"]
-    assert raised == 0 if intr == "python" else raised >= TICKS // 2, m.hart.stats
+    assert raised == 0 if intr == "python" else raised >= TICKS // 4, m.hart.stats
 
 
 @pytest.mark.parametrize("intr", ["native", "python"])

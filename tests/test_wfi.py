@@ -116,15 +116,46 @@ def test_the_doorbell_ends_the_idle_loop():
     assert time.monotonic() - t0 < 5
 
 
+TICK_PRINT = GUESTS_DIR / "sbi_tick_print.elf"   # prints ".." from two ticks, then sleeps
+
+
+def start_tick_print() -> tuple[subprocess.Popen, bytes]:
+    """rvkvm running sbi_tick_print.elf with a buffered stdout, as for any user's pipe,
+    and what it printed once ".." came (within 20 s), the guest then asleep for an hour."""
+    env = rvkvm_env()
+    env.pop("PYTHONUNBUFFERED", None)
+    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot", str(TICK_PRINT)],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while seen != b".." and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 16)
+            if not chunk:
+                break
+            seen += chunk
+    return proc, seen
+
+
+def test_console_output_made_in_the_idle_loop_is_flushed():
+    """sbi_tick_print.S prints from two ticks the idle loop runs, then sleeps an hour:
+    the console's doorbell must end the C sleep so that the output reaches the host."""
+    proc, seen = start_tick_print()
+    alive = proc.poll() is None
+    proc.kill()
+    proc.communicate()
+    assert seen == b".." and alive, seen
+
+
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_end_a_run_asleep_in_wfi(signum, status):
     """The C idle loop returns to Python on a signal, so its handler runs and ends the run
     (Python's own sleep is interrupted likewise)."""
-    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot", str(SLEEPER)],
-                            cwd=REPO_ROOT, env=rvkvm_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc, seen = start_tick_print()
     try:
-        time.sleep(1.5)                                   # booted and asleep
+        assert seen == b"..", seen                       # running, and asleep now
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=10)
     finally:
@@ -132,29 +163,3 @@ def test_signals_end_a_run_asleep_in_wfi(signum, status):
             proc.kill()
             proc.communicate()
     assert proc.returncode == status, stderr
-
-
-def test_console_output_made_in_the_idle_loop_is_flushed():
-    """sbi_tick_print.S prints from two ticks the idle loop runs, then sleeps an hour:
-    the console's doorbell must end the C sleep so that the output reaches the host."""
-    env = rvkvm_env()
-    env.pop("PYTHONUNBUFFERED", None)        # stdout buffered, as for any user's pipe
-    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot",
-                             str(GUESTS_DIR / "sbi_tick_print.elf")],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 20
-        while seen != b".." and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 16)
-                if not chunk:
-                    break
-                seen += chunk
-        alive = proc.poll() is None
-    finally:
-        proc.kill()
-        proc.communicate()
-    assert seen == b".." and alive, seen
