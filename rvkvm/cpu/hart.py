@@ -251,12 +251,15 @@ class Hart(CsrViews, ExceptionHandling):
         loop.other_deadline = other_deadline
         loop.scounteren = self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN)
         firmware = self.firmware
-        self.stats["idle_loop"] += 1            # WFIs the C loop took (--stats)
         self._stop_reason = None
         self._counting = False                 # its runs count nothing (as _run_slice_engine)
         self.translation.slice_begins()
         self.uc._hook_exception = None
         ended = self._intr.idle(loop, firmware.timer_deadline, bool(self.m.mip_sw & MIP_STIP))
+        if ended == intrhook.IDLE_UNAVAILABLE:
+            self._idle_loop = None
+            return None
+        self.stats["idle_loop"] += 1            # WFIs the C loop took (--stats)
         self._sip_folded = False
         self.fold_native_calls()
         self.stats["wfi"] += loop.wfis

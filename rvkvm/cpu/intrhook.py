@@ -54,6 +54,7 @@ class IdleLoop(ctypes.Structure):
 
 
 IDLE_WOKEN, IDLE_DEADLINE, IDLE_RAN, IDLE_ERROR = range(4)
+IDLE_UNAVAILABLE = -1                  # not on this platform: the caller sleeps in Python
 
 
 def _library():
