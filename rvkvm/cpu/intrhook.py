@@ -41,8 +41,8 @@ class IdleLoop(ctypes.Structure):
     on while the run ends back at the same WFI with no exception for Python, no change
     of scounteren (native time depends on it) and no engine error. It returns when the
     doorbell rings (host input, a device line, console output to flush, an exit
-    request), when `other_deadline` (the CLINT's, --timeout's) is due, or after a run
-    that needs Python (IDLE_RAN, IDLE_ERROR)."""
+    request), on a signal (for Python's handler), when `other_deadline` (the CLINT's,
+    --timeout's) is due, or after a run that needs Python (IDLE_RAN, IDLE_ERROR)."""
     _fields_ = [("emu_start", ctypes.c_void_p), ("wake_fd", ctypes.c_int64),
                 ("ticker_fd", ctypes.c_int64), ("ticker", ctypes.c_void_p),
                 ("ticker_arm", ctypes.c_void_p), ("ticker_disarm", ctypes.c_void_p),
