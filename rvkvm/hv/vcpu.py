@@ -7,7 +7,6 @@ fault) costs no V switch; only exits the VMM must see end the engine's run.
 """
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from time import perf_counter
 
@@ -23,6 +22,7 @@ from ..cpu.hart import Hart
 from ..cpu.regs import PC
 from ..cpu.trap import GuestDied, Trap
 from ..devices.base import Clock
+from ..machine.wakeup import Wakeup
 from . import exits, onereg
 from .mmio import MmioInsn, load_result
 from .sbi import VcpuSbi
@@ -59,7 +59,8 @@ class Vcpu:
         self._pending_mmio: MmioInsn | None = None
         self._dead: exits.Exit | None = None
         self._open: tuple[str, float] | None = None
-        self._kick = threading.Event()
+        self._kicked = False                    # kick(): return an INTR exit soon
+        self._wake = Wakeup()                   # what a sleeping vcpu waits on
         self._last_fault = (None, 0)
         self._async_irqs: dict[int, bool] = {}  # set from device callbacks in the engine
         self._in_engine = False
@@ -134,7 +135,8 @@ class Vcpu:
 
     def kick(self) -> None:
         """Thread-safe: make run() return an INTR exit soon (as a signal to KVM_RUN)."""
-        self._kick.set()
+        self._kicked = True
+        self._wake.ring()
         self.hart.request_stop()
 
     def wfi(self) -> exits.Result:
@@ -150,8 +152,8 @@ class Vcpu:
         self._complete_pending()
         hart = self.hart
         while True:
-            if self._kick.is_set():
-                self._kick.clear()
+            if self._kicked:
+                self._kicked = False
                 return exits.Exit(exits.INTR, bpc=hart.regs.read(PC), message="kicked")
             self._poll_timer()
             if self._async_irqs:
@@ -177,7 +179,7 @@ class Vcpu:
         wait = MAX_IDLE_WAIT
         if self.timer_armed:
             wait = min(wait, max(0.0, (self.timer_deadline - self.guest_time()) / self.clock.hz))
-        self._kick.wait(wait)
+        self._wake.sleep(wait)
 
     def _leave(self, exit: exits.Exit) -> exits.Exit:
         if exit.reason == exits.INTERNAL_ERROR:
