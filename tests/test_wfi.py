@@ -163,3 +163,17 @@ def test_signals_end_a_run_asleep_in_wfi(signum, status):
             proc.kill()
             proc.communicate()
     assert proc.returncode == status, stderr
+
+
+def test_without_the_idle_loop_wfi_sleeps_in_python():
+    """Where rvkvm_idle cannot run (it returns -1: here a zero timebase, as on a host
+    without it), the hart falls back to Python's sleep once, rather than spinning."""
+    m = machine(SLEEPER)
+    if not idle_loop_expected(m):
+        pytest.skip("no C idle loop on this build (RVKVM_INTR=python, RVKVM_TIME=trap)")
+    m.hart._idle_loop.hz = 0
+    waits = count_sleeps(m)
+    result = m.run(timeout=0.5)
+    assert result.status == VirtMachine.EXIT_TIMEOUT, result
+    assert m.hart._idle_loop is None and m.hart.stats["idle_loop"] == 0
+    assert 1 <= len(waits) <= 3, waits                   # asleep in Python, in one go

@@ -17,7 +17,7 @@
  */
 #include "_native.h"
 
-#if defined(__linux__)
+#if defined(__linux__) && defined(__SIZEOF_INT128__)
 #include <poll.h>
 #include <sys/timerfd.h>
 #include <time.h>
