@@ -10,6 +10,7 @@ import pytest
 from conftest import GUESTS_DIR, REPO_ROOT, rvkvm_env
 
 from rvkvm.cpu import intrhook, native_time
+from rvkvm.hv.vmm import GuestConfig, Vmm
 from rvkvm.machine.virt import MachineConfig, VirtMachine
 
 TICKS = 200                     # sbi_timer_ticks.S: a set_timer call per tick, and its mask
@@ -46,6 +47,25 @@ def test_ticks_driven_by_sbi_timer_calls_work_either_way(monkeypatch, intr):
     # one only comes to Python if it was in control then (a stalled host, the first WFI)
     raised = m.hart.stats["sbi_timer_native"]
     assert raised == 0 if intr == "python" else raised >= TICKS // 4, m.hart.stats
+
+
+@pytest.mark.parametrize("intr", ["native", "python"])
+def test_a_guests_ticks_work_either_way(monkeypatch, intr):
+    """The same guest under rvkvm's hypervisor (--guest): the hook serves its SBI
+    set_timer calls in VS, and the idle loop its WFI exits (hstatus.VTW) and timer
+    interrupts (hvip.VSTIP); the vcpu counts them as the exits they replace."""
+    monkeypatch.setenv("RVKVM_INTR", intr)
+    vmm = Vmm(GuestConfig(console_out=io.BytesIO()))
+    vmm.load(str(GUEST))
+    result = vmm.run(timeout=60)
+    assert (result.status, result.reason) == (0, "poweroff")
+    vcpu = vmm.vcpu
+    assert vcpu.exit_counts["ecall_vs"] == 2 * TICKS                   # set_timer and its mask
+    assert vcpu.exit_counts["virtual_insn"] >= TICKS                   # a WFI at least per tick
+    raised = vcpu.hart.stats["sbi_timer_native"]
+    assert raised == 0 if intr == "python" else raised >= TICKS // 4, vcpu.hart.stats
+    assert vcpu.timer_armed is False                                   # the mask: 2**64 - 1
+    assert vcpu.timer_deadline == (1 << 64) - 1
 
 
 @pytest.mark.parametrize("intr", ["native", "python"])

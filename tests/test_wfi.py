@@ -119,12 +119,16 @@ def test_the_doorbell_ends_the_idle_loop():
 TICK_PRINT = GUESTS_DIR / "sbi_tick_print.elf"   # prints ".." from two ticks, then sleeps
 
 
-def start_tick_print() -> tuple[subprocess.Popen, bytes]:
+MACHINES = pytest.mark.parametrize("machine_option", [(), ("--guest",)], ids=["native", "guest"])
+
+
+def start_tick_print(machine_option=()) -> tuple[subprocess.Popen, bytes]:
     """rvkvm running sbi_tick_print.elf with a buffered stdout, as for any user's pipe,
     and what it printed once ".." came (within 20 s), the guest then asleep for an hour."""
     env = rvkvm_env()
     env.pop("PYTHONUNBUFFERED", None)
-    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot", str(TICK_PRINT)],
+    proc = subprocess.Popen([sys.executable, "-m", "rvkvm.cli", "boot", *machine_option,
+                             str(TICK_PRINT)],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     seen = b""
@@ -139,21 +143,24 @@ def start_tick_print() -> tuple[subprocess.Popen, bytes]:
     return proc, seen
 
 
-def test_console_output_made_in_the_idle_loop_is_flushed():
+@MACHINES
+def test_console_output_made_in_the_idle_loop_is_flushed(machine_option):
     """sbi_tick_print.S prints from two ticks the idle loop runs, then sleeps an hour:
-    the console's doorbell must end the C sleep so that the output reaches the host."""
-    proc, seen = start_tick_print()
+    the console's doorbell (natively; under --guest the VMM's housekeeping kick) must
+    end the C sleep so that the output reaches the host."""
+    proc, seen = start_tick_print(machine_option)
     alive = proc.poll() is None
     proc.kill()
     proc.communicate()
     assert seen == b".." and alive, seen
 
 
+@MACHINES
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signals_end_a_run_asleep_in_wfi(signum, status):
+def test_signals_end_a_run_asleep_in_wfi(machine_option, signum, status):
     """The C idle loop returns to Python on a signal, so its handler runs and ends the run
     (Python's own sleep is interrupted likewise)."""
-    proc, seen = start_tick_print()
+    proc, seen = start_tick_print(machine_option)
     try:
         assert seen == b"..", seen                       # running, and asleep now
         proc.send_signal(signum)
@@ -177,3 +184,17 @@ def test_without_the_idle_loop_wfi_sleeps_in_python():
     assert result.status == VirtMachine.EXIT_TIMEOUT, result
     assert m.hart._idle_loop is None and m.hart.stats["idle_loop"] == 0
     assert 1 <= len(waits) <= 3, waits                   # asleep in Python, in one go
+
+
+def test_a_guest_asleep_for_an_hour_keeps_the_timeout():
+    """Under rvkvm's hypervisor the vcpu sleeps in the idle loop too (where it runs):
+    the VMM's housekeeping kicks end that sleep, so --timeout still holds."""
+    from rvkvm.hv.vmm import EXIT_TIMEOUT, GuestConfig, Vmm
+    vmm = Vmm(GuestConfig(console_out=io.BytesIO()))
+    vmm.load(str(SLEEPER))
+    t0 = time.monotonic()
+    result = vmm.run(timeout=0.5)
+    assert result.status == EXIT_TIMEOUT, result
+    assert 0.5 <= time.monotonic() - t0 < 3
+    hart = vmm.vcpu.hart
+    assert (hart.stats["idle_loop"] > 0) == (hart._idle_loop is not None), hart.stats

@@ -25,6 +25,7 @@
 #define HAVE_IDLE_LOOP 1
 #endif
 
+#define EXCP_ILLEGAL_INSN 2
 #define EXCP_ECALL_FROM_S_OR_U 8      /* Unicorn's intno for ecall (cause 8 + priv) */
 #define PRV_S 1
 #define PRV_M 3
@@ -46,10 +47,14 @@ struct intr_dispatch {
     int64_t reg_priv, reg_pc, reg_a0, reg_a1, reg_a6, reg_a7, reg_mip;
     volatile int64_t serve_sbi_timer;   /* set by Python while this may serve the call */
     volatile int64_t served;            /* calls served since Python last folded them in */
-    uint64_t deadline;                  /* the stime_value of the last one (U64: none) */
+    uint64_t deadline;                  /* the stime_value of the last one */
+    int64_t armed;                      /* it has not raised the timer interrupt yet */
     volatile int64_t python_calls;      /* exceptions handed to Python */
     int64_t raised;                     /* deadlines rvkvm_idle raised STIP for, unfolded */
     int64_t stip;                       /* STIP as the C side last left it (1: raised) */
+    int (*emu_stop)(void *uc);
+    uint64_t idle_wfi_pc;               /* rvkvm_idle runs: a WFI that traps here (a
+                                           guest's, hstatus.VTW) is the idle one */
 };
 
 static uint64_t reg(struct intr_dispatch *d, int64_t id)
@@ -84,6 +89,7 @@ static int serve_set_timer(struct intr_dispatch *d)
     if (d->mtime == NULL || d->mtime() >= deadline)
         return 0;                               /* due already: Python raises STIP */
     d->deadline = deadline;
+    d->armed = deadline != UINT64_MAX;       /* 2**64 - 1: no timer (a mask) */
     d->served++;
     set_reg(d, d->reg_a0, 0);                   /* SBI_SUCCESS, value 0 */
     set_reg(d, d->reg_a1, 0);
@@ -97,6 +103,13 @@ RVKVM_EXPORT void rvkvm_intr_hook(void *uc, uint32_t intno, void *user_data)
     struct intr_dispatch *d = (struct intr_dispatch *)user_data;
     if (intno == EXCP_ECALL_FROM_S_OR_U && d->serve_sbi_timer && serve_set_timer(d))
         return;
+    if (intno == EXCP_ILLEGAL_INSN && d->idle_wfi_pc && reg(d, d->reg_pc) == d->idle_wfi_pc) {
+        /* the idle WFI again (pc is past it, as for every exception): the vcpu's
+         * wfi exit without Python, resuming after it (exits.on_virtual_insn) */
+        set_reg(d, d->reg_pc, d->idle_wfi_pc);
+        d->emu_stop(uc);
+        return;
+    }
     d->python_calls++;
     d->python(uc, intno, user_data);
 }
@@ -203,13 +216,24 @@ static int run_slice(struct intr_dispatch *d, struct idle_loop *s)
     return 0;
 }
 
+static int idle_loop(struct intr_dispatch *d, struct idle_loop *s);
+
 RVKVM_EXPORT int rvkvm_idle(struct intr_dispatch *d, struct idle_loop *s)
 {
     if (d->mtime == NULL || s->hz == 0)
         return IDLE_UNAVAILABLE;
+    d->idle_wfi_pc = s->wfi_pc;
+    int ended = idle_loop(d, s);
+    d->idle_wfi_pc = 0;
+    return ended;
+}
+
+static int idle_loop(struct intr_dispatch *d, struct idle_loop *s)
+{
     for (;;) {
         uint64_t now = d->mtime();
-        uint64_t due = d->deadline < s->other_deadline ? d->deadline : s->other_deadline;
+        uint64_t timer = d->armed ? d->deadline : U64_MAX_VALUE;
+        uint64_t due = timer < s->other_deadline ? timer : s->other_deadline;
         if (now < due) {
             if (sleep_for(s, due == U64_MAX_VALUE ? U64_MAX_VALUE : due - now))
                 return IDLE_WOKEN;
@@ -217,7 +241,7 @@ RVKVM_EXPORT int rvkvm_idle(struct intr_dispatch *d, struct idle_loop *s)
         }
         if (s->other_deadline <= now)
             return IDLE_DEADLINE;
-        d->deadline = U64_MAX_VALUE;            /* the firmware's poll: STIP rises once */
+        d->armed = 0;                           /* the firmware's poll: STIP rises once */
         d->raised++;
         set_stip(d, reg(d, d->reg_priv), 1);
         if (doorbell_rung(s))
@@ -240,7 +264,8 @@ RVKVM_LAYOUT_FUNCTION(rvkvm_intr_dispatch_layout,
     sizeof(struct intr_dispatch), FIELD(uc), FIELD(reg_read), FIELD(reg_write),
     FIELD(python), FIELD(mtime), FIELD(reg_priv), FIELD(reg_pc), FIELD(reg_a0),
     FIELD(reg_a1), FIELD(reg_a6), FIELD(reg_a7), FIELD(reg_mip), FIELD(serve_sbi_timer),
-    FIELD(served), FIELD(deadline), FIELD(python_calls), FIELD(raised), FIELD(stip))
+    FIELD(served), FIELD(deadline), FIELD(armed), FIELD(python_calls), FIELD(raised), FIELD(stip),
+    FIELD(emu_stop), FIELD(idle_wfi_pc))
 
 #define IFIELD(f) offsetof(struct idle_loop, f)
 RVKVM_LAYOUT_FUNCTION(rvkvm_idle_loop_layout,

@@ -44,6 +44,7 @@ from .constants import (
     HSTATUS_VTW,
     INSN_WFI,
     MIP_STIP,
+    MIP_VSTIP,
     MSTATUS_FS,
     MSTATUS_GVA,
     MSTATUS_MIE,
@@ -139,6 +140,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._intr = intrhook.install(                   # None: the binding's hook
             uc, self._on_intr_timed if time_traps else self._on_intr,
             self.native_time.function if self.native_time is not None else None)
+        self.idle_wfis = 0                     # WFIs the last idle loop went back to
         self._idle_loop = (intrhook.idle_loop(clock.hz)     # None: WFI sleeps in Python
                            if self._intr is not None and self.native_time is not None
                            and isinstance(self.slicer, ExitSlicer) else None)
@@ -232,12 +234,14 @@ class Hart(CsrViews, ExceptionHandling):
         return "tick"
 
     def idle_in_wfi(self, wake_fd: int, other_deadline: int) -> str | None:
-        """Asleep in WFI under the built-in firmware: let _intrhook.c's idle loop sleep,
-        raise STIP at the SBI deadline and run the guest's ticks until it needs Python
+        """Asleep in WFI, an S kernel under the built-in firmware or a guest under rvkvm's
+        hypervisor: let _intrhook.c's idle loop sleep, raise the timer interrupt at the
+        SBI deadline and run the kernel's ticks until it needs Python
         (intrhook.IdleLoop). Returns "waiting" (still asleep in the WFI: the doorbell
         rang or `other_deadline`, in mtime, is due), what run_slice() would have for
         the loop's last run, or None when the loop cannot serve this WFI (then the
         caller sleeps in Python)."""
+        self.idle_wfis = 0
         loop = self._idle_loop
         if loop is None or not self._idle_native_ok():
             return None
@@ -250,12 +254,11 @@ class Hart(CsrViews, ExceptionHandling):
         loop.wfi_pc = self.regs.read(PC)
         loop.other_deadline = other_deadline
         loop.scounteren = self.regs.csr_read(rc.UC_RISCV_REG_SCOUNTEREN)
-        firmware = self.firmware
         self._stop_reason = None
         self._counting = False                 # its runs count nothing (as _run_slice_engine)
         self.translation.slice_begins()
         self.uc._hook_exception = None
-        ended = self._intr.idle(loop, firmware.timer_deadline, bool(self.m.mip_sw & MIP_STIP))
+        ended = self._intr.idle(loop, *self._sbi_timer_state())
         if ended == intrhook.IDLE_UNAVAILABLE:
             self._idle_loop = None
             return None
@@ -263,6 +266,7 @@ class Hart(CsrViews, ExceptionHandling):
         self._sip_folded = False
         self.fold_native_calls()
         self.stats["wfi"] += loop.wfis
+        self.idle_wfis = loop.wfis
         self.engine_seconds += loop.engine_ns / 1e9
         if ended in (intrhook.IDLE_WOKEN, intrhook.IDLE_DEADLINE):
             return "waiting"
@@ -273,12 +277,18 @@ class Hart(CsrViews, ExceptionHandling):
         return self._slice_ended(self.slicer.take_stop_request())
 
     def _idle_native_ok(self) -> bool:
-        """What the idle loop assumes of the hart (its machine checks the rest): the
-        firmware's SBI timer is the C hook's (intrhook.py), S in the host context with
-        native time and STIP delegated, no --trace, no block stepping."""
-        return bool(self._intr.dispatch.serve_sbi_timer and self.native_time.installed
-                    and self.trace is None and not self.sie_watch
-                    and self.m.mideleg & MIP_STIP and self.level is HS)
+        """What the idle loop assumes of the hart (its machine checks the rest): the SBI
+        timer calls are the C hook's (intrhook.py), native time, no --trace, no block
+        stepping, and the loaded S level is the one the timer interrupts: HS with STIP
+        delegated, or a guest's VS with VSTIP delegated to it."""
+        if not (self._intr.dispatch.serve_sbi_timer and self.native_time.installed
+                and self.trace is None and not self.sie_watch
+                and isinstance(self.slicer, ExitSlicer)):
+            return False
+        level = self.level
+        if level is VS:
+            return bool(self.h.hideleg & MIP_VSTIP)
+        return bool(level is HS and self.m.mideleg & MIP_STIP)
 
     def _run_slice_engine(self, pc: int) -> bool:
         self._counting = False                 # (Unicorn drops its count hook itself)
@@ -307,17 +317,28 @@ class Hart(CsrViews, ExceptionHandling):
         folded = self._intr.fold() if self._intr is not None else None
         if folded is None:
             return
-        served, raised, deadline, stip = folded
+        served, raised, deadline, armed, stip = folded
         self.stats["sbi_call"] += served
         self.stats["sbi_call_native"] += served      # of them (--stats shows both)
         self.stats["sbi_timer_native"] += raised     # deadlines the idle loop raised
-        if stip:
-            self.m.mip_sw |= MIP_STIP
-            self._presented_mip |= MIP_STIP
-        else:
-            self.m.mip_sw &= ~MIP_STIP
-            self._presented_mip &= ~MIP_STIP
-        self.firmware.timer_deadline = deadline
+        # the engine's STIP is the loaded S level's: HS's (mip) or the guest's (hvip.VSTIP)
+        self._presented_mip = (self._presented_mip | MIP_STIP) if stip else (
+            self._presented_mip & ~MIP_STIP)
+        if self.context == "guest":
+            self.h.hvip = (self.h.hvip | MIP_VSTIP) if stip else (self.h.hvip & ~MIP_VSTIP)
+            self.hypervisor.fold_sbi_timer(served, deadline, armed)
+            return
+        self.m.mip_sw = (self.m.mip_sw | MIP_STIP) if stip else (self.m.mip_sw & ~MIP_STIP)
+        self.firmware.timer_deadline = deadline if armed else M64
+
+    def _sbi_timer_state(self) -> tuple[int, bool, bool]:
+        """(deadline, armed, STIP) of the SBI timer of whoever serves the loaded S
+        level: the firmware for HS, the hypervisor for a guest."""
+        if self.context == "guest":
+            deadline, armed = self.hypervisor.sbi_timer()
+            return deadline, armed, bool(self.h.hvip & MIP_VSTIP)
+        deadline = self.firmware.timer_deadline
+        return deadline, deadline != M64, bool(self.m.mip_sw & MIP_STIP)
 
     def _sync_sbi_fast_path(self) -> None:
         """Let the C hook serve S's SBI timer calls while nothing else must see them:
@@ -325,11 +346,16 @@ class Hart(CsrViews, ExceptionHandling):
         of it is fixed before the first slice but V, so context loads decide it
         (reset loads one after the machine gave the hart its firmware)."""
         if self._intr is not None:
-            firmware = self.firmware
-            self._intr.serve_sbi_timer(
-                firmware is not None and getattr(firmware, "trace", True) is None
-                and self.trace is None and self.context == "host"
-                and not self.m.medeleg >> 9 & 1)
+            if self.context == "guest":
+                hypervisor = self.hypervisor
+                serve = (hypervisor is not None and hypervisor.serves_sbi_timer_natively()
+                         and self.trace is None and not self.h.hedeleg >> 10 & 1)
+            else:
+                firmware = self.firmware
+                serve = (firmware is not None and getattr(firmware, "trace", True) is None
+                         and self.trace is None and self.context == "host"
+                         and not self.m.medeleg >> 9 & 1)
+            self._intr.serve_sbi_timer(serve)
 
     def sync_time_source(self) -> None:
         """Let the engine serve rdtime itself (native_time.py) while every level it can

@@ -29,8 +29,10 @@ class IntrDispatch(ctypes.Structure):
                 ("reg_a6", ctypes.c_int64), ("reg_a7", ctypes.c_int64),
                 ("reg_mip", ctypes.c_int64),
                 ("serve_sbi_timer", ctypes.c_int64), ("served", ctypes.c_int64),
-                ("deadline", ctypes.c_uint64), ("python_calls", ctypes.c_int64),
-                ("raised", ctypes.c_int64), ("stip", ctypes.c_int64)]
+                ("deadline", ctypes.c_uint64), ("armed", ctypes.c_int64),
+                ("python_calls", ctypes.c_int64),
+                ("raised", ctypes.c_int64), ("stip", ctypes.c_int64),
+                ("emu_stop", ctypes.c_void_p), ("idle_wfi_pc", ctypes.c_uint64)]
 
 
 class IdleLoop(ctypes.Structure):
@@ -90,6 +92,7 @@ class NativeIntrHook:
         d.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         d.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         d.python = ctypes.cast(self._python, ctypes.c_void_p).value
+        d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         d.mtime = mtime_function or 0
         d.reg_priv, d.reg_pc, d.reg_mip = rc.UC_RISCV_REG_PRIV, rc.UC_RISCV_REG_PC, rc.UC_RISCV_REG_MIP
         d.reg_a0, d.reg_a1 = rc.UC_RISCV_REG_A0, rc.UC_RISCV_REG_A1
@@ -108,20 +111,21 @@ class NativeIntrHook:
     def serve_sbi_timer(self, on: bool) -> None:
         self.dispatch.serve_sbi_timer = int(on)
 
-    def fold(self) -> tuple[int, int, int, bool] | None:
-        """(calls served, deadlines the idle loop raised STIP for, the SBI deadline now,
-        STIP now) since the last fold, or None if there were none."""
+    def fold(self) -> tuple[int, int, int, bool, bool] | None:
+        """(calls served, deadlines the idle loop raised the interrupt for, the last
+        call's deadline, whether it is still armed, STIP now) since the last fold, or
+        None if there were none."""
         d = self.dispatch
         served, raised = d.served, d.raised
         if not (served or raised):
             return None
         d.served = d.raised = 0
-        return served, raised, d.deadline, bool(d.stip)
+        return served, raised, d.deadline, bool(d.armed), bool(d.stip)
 
-    def idle(self, loop: IdleLoop, deadline: int, stip: bool) -> int:
-        """rvkvm_idle from the firmware's state (`deadline`, `stip`); fold() after it."""
+    def idle(self, loop: IdleLoop, deadline: int, armed: bool, stip: bool) -> int:
+        """rvkvm_idle from the SBI timer's state; fold() after it."""
         d = self.dispatch
-        d.deadline, d.stip = deadline, int(stip)
+        d.deadline, d.armed, d.stip = deadline, int(armed), int(stip)
         loop.runs = loop.wfis = loop.engine_ns = loop.uc_err = 0
         return self._lib.rvkvm_idle(ctypes.addressof(d), ctypes.addressof(loop))
 

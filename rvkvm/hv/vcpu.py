@@ -109,6 +109,7 @@ class Vcpu:
         self._async_irqs[bits] = level
         if self._in_engine:
             self.hart.request_stop()
+            self._wake.ring()                   # the idle loop may be asleep in C
 
     def _apply_async_irqs(self) -> None:
         irqs, self._async_irqs = self._async_irqs, {}
@@ -120,6 +121,22 @@ class Vcpu:
         self.timer_armed = deadline != M64
         self.set_guest_interrupt(MIP_VSTIP, False)
         self._poll_timer()
+
+    # what the hart's C SBI timer path (cpu/intrhook.py) needs of the hypervisor
+    def serves_sbi_timer_natively(self) -> bool:
+        """Whether the C hook may serve the guest's SBI set_timer itself: no --trace
+        exit (which prints every exit)."""
+        return self.trace is None
+
+    def sbi_timer(self) -> tuple[int, bool]:
+        return self.timer_deadline, self.timer_armed
+
+    def fold_sbi_timer(self, served: int, deadline: int, armed: bool) -> None:
+        """The C hook served `served` set_timer calls, the last for `deadline`, and the
+        idle loop may have raised it since (not `armed`); hvip.VSTIP is set already."""
+        self.timer_deadline = deadline
+        self.timer_armed = armed
+        self.exit_counts["ecall_vs"] += served      # as exits served here count
 
     def guest_time(self) -> int:
         return (self.clock.mtime() + self.hart.h.htimedelta) & M64
@@ -160,7 +177,11 @@ class Vcpu:
                 self._apply_async_irqs()
             if self.waiting:
                 if not self._guest_interrupt_pending():
-                    self._sleep()
+                    slept = self._idle_natively()
+                    if slept is None:
+                        self._sleep()
+                    elif slept is not True:
+                        return slept            # an exit the idle loop's last run made
                     continue
                 self.waiting = False
             self._exit = None
@@ -174,6 +195,30 @@ class Vcpu:
                 self._in_engine = False
             if self._exit is not None:
                 return self._leave(self._exit)
+
+    def _idle_natively(self) -> exits.Exit | bool | None:
+        """The WFI slept through in C (Hart.idle_in_wfi: the guest's timer ticks and
+        its SBI set_timer calls served there too, until a kick or anything else for
+        Python). None: it cannot be (then _sleep); True: run on; else the Exit."""
+        if self._wake.fd is None:
+            return None
+        self.waiting = False                    # the loop runs the guest, unless it only slept
+        self._exit = None
+        self._close_exit_timer()
+        self._in_engine = True
+        try:
+            slept = self.hart.idle_in_wfi(self._wake.fd, M64)
+        except GuestDied as death:
+            return self._die(death.reason, death.dump)
+        finally:
+            self._in_engine = False
+        self.exit_counts["virtual_insn"] += self.hart.idle_wfis   # its WFI exits
+        if slept is None or slept == "waiting":
+            self.waiting = True
+            return None if slept is None else True
+        if self._exit is not None:
+            return self._leave(self._exit)
+        return True
 
     def _sleep(self) -> None:
         wait = MAX_IDLE_WAIT
