@@ -124,9 +124,9 @@ class Vcpu:
 
     # what the hart's C SBI timer path (cpu/intrhook.py) needs of the hypervisor
     def serves_sbi_timer_natively(self) -> bool:
-        """Whether the C hook may serve the guest's SBI set_timer itself: no --trace
-        exit (which prints every exit)."""
-        return self.trace is None
+        """Whether the C hook may serve the guest's SBI set_timer itself: nothing
+        traces exits or SBI calls (each must be printed)."""
+        return self.trace is None and self.sbi.trace is None
 
     def sbi_timer(self) -> tuple[int, bool]:
         return self.timer_deadline, self.timer_armed
