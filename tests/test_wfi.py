@@ -188,13 +188,17 @@ def test_without_the_idle_loop_wfi_sleeps_in_python():
 
 def test_a_guest_asleep_for_an_hour_keeps_the_timeout():
     """Under rvkvm's hypervisor the vcpu sleeps in the idle loop too (where it runs):
-    the VMM's housekeeping kicks end that sleep, so --timeout still holds."""
+    the VMM's housekeeping kicks it when --timeout is reached, and not before."""
     from rvkvm.hv.vmm import EXIT_TIMEOUT, GuestConfig, Vmm
     vmm = Vmm(GuestConfig(console_out=io.BytesIO()))
     vmm.load(str(SLEEPER))
+    kicks, kick = [], vmm.vcpu.kick
+    vmm.vcpu.kick = lambda: (kicks.append(time.monotonic()), kick())
     t0 = time.monotonic()
     result = vmm.run(timeout=0.5)
     assert result.status == EXIT_TIMEOUT, result
     assert 0.5 <= time.monotonic() - t0 < 3
     hart = vmm.vcpu.hart
     assert (hart.stats["idle_loop"] > 0) == (hart._idle_loop is not None), hart.stats
+    # the VMM kicked it for the timeout only, not every housekeeping period (25 here)
+    assert 1 <= len(kicks) <= 3 and kicks[0] - t0 >= 0.5, [k - t0 for k in kicks]

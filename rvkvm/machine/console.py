@@ -77,6 +77,11 @@ class Console:
             self._on_panic()
             self._on_panic = None
 
+    @property
+    def pending(self) -> bool:
+        """Output is waiting for flush()."""
+        return self._dirty
+
     def flush(self) -> None:
         """Push output to the host. The run loop calls it between slices (at most a
         slice late, in order) instead of a write system call per guest character."""
