@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rvkvm import exit_status
+from rvkvm.cpu import intrhook, native_time
 
 from conftest import GUESTS_DIR, HOST_TIMEOUT, REPO_ROOT, rvkvm_command, rvkvm_env
 from rvkvm.gdb import rsp
@@ -203,6 +204,18 @@ def test_stub_listening_without_a_debugger_changes_nothing():
     status, _, stderr = guest.finish()
     assert status == COUNTER_STATUS, stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.skipif(intrhook._library() is None or not native_time._available(),
+                    reason="no C idle loop: _intrhook.c or _timebase.c not built, or "
+                           "RVKVM_INTR=python, or RVKVM_TIME=trap")
+def test_an_idle_kernel_sleeps_in_the_idle_loop_with_the_stub_listening():
+    """Nothing set by a debugger: WFI is slept through in C as without the stub (a
+    client connecting, or its Ctrl-C, rings the run loop's doorbell)."""
+    guest = Guest(GUESTS_DIR / "sbi_tick_print.elf", "--stats", "--timeout", "1")
+    status, stdout, stderr = guest.finish()
+    assert status == exit_status.TIMEOUT and stdout == "..", (status, stdout, stderr)
+    assert re.search(r"^\s+idle_loop\s+[1-9]", stderr, re.M), stderr
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -91,14 +91,18 @@ def idle_loop_expected(m) -> bool:
 
 
 def test_a_sleep_of_an_hour_keeps_the_timeout():
-    """Asleep in WFI (in the C idle loop where it runs), the run still ends at --timeout."""
+    """Asleep in WFI (in the C idle loop where it runs), the run still ends at --timeout,
+    and Python gets control back now and then all the same."""
     m = machine(SLEEPER)
     t0 = time.monotonic()
     result = m.run(timeout=0.5)
     assert result.status == VirtMachine.EXIT_TIMEOUT, result
     assert 0.5 <= time.monotonic() - t0 < 2.5
     assert m.hart.stats["wfi"] == 1 and m.hart.stats["sbi_timer_native"] == 0
-    assert m.hart.stats["idle_loop"] == (1 if idle_loop_expected(m) else 0)
+    # it hands back to Python every 100 ms (a signal that came while the engine ran
+    # interrupted no system call, and only Python runs its handler): ~5 in 0.5 s
+    entered = m.hart.stats["idle_loop"]
+    assert 3 <= entered <= 12 if idle_loop_expected(m) else entered == 0, entered
 
 
 def test_the_doorbell_ends_the_idle_loop():

@@ -228,14 +228,24 @@ RVKVM_EXPORT int rvkvm_idle(struct intr_dispatch *d, struct idle_loop *s)
     return ended;
 }
 
+/* A signal that comes while the engine runs interrupts no system call, and Python
+ * runs its handler only once it has control: the loop hands back this often. */
+#define LOOK_BACK_NS 100000000               /* 100 ms */
+
 static int idle_loop(struct intr_dispatch *d, struct idle_loop *s)
 {
+    int64_t entered = monotonic_ns();
     for (;;) {
         uint64_t now = d->mtime();
         uint64_t timer = d->armed ? d->deadline : U64_MAX_VALUE;
         uint64_t due = timer < s->other_deadline ? timer : s->other_deadline;
         if (now < due) {
-            if (sleep_for(s, due == U64_MAX_VALUE ? U64_MAX_VALUE : due - now))
+            int64_t left_ns = LOOK_BACK_NS - (monotonic_ns() - entered);
+            if (left_ns <= 0)
+                return IDLE_DEADLINE;                 /* Python looks, then comes back */
+            uint64_t left = (uint64_t)((unsigned __int128)left_ns * s->hz / 1000000000u) + 1;
+            uint64_t ticks = due == U64_MAX_VALUE ? U64_MAX_VALUE : due - now;
+            if (sleep_for(s, ticks < left ? ticks : left))
                 return IDLE_WOKEN;
             continue;
         }

@@ -44,7 +44,9 @@ class IdleLoop(ctypes.Structure):
     of scounteren (native time depends on it) and no engine error. It returns when the
     doorbell rings (host input, a device line, console output to flush, an exit
     request), on a signal (for Python's handler), when `other_deadline` (the CLINT's,
-    --timeout's) is due, or after a run that needs Python (IDLE_RAN, IDLE_ERROR)."""
+    --timeout's) is due, after a run that needs Python (IDLE_RAN, IDLE_ERROR), and at
+    least every 100 ms: a signal that comes while the engine runs interrupts no system
+    call, and its Python handler runs only once Python has control."""
     _fields_ = [("emu_start", ctypes.c_void_p), ("wake_fd", ctypes.c_int64),
                 ("ticker_fd", ctypes.c_int64), ("ticker", ctypes.c_void_p),
                 ("ticker_arm", ctypes.c_void_p), ("ticker_disarm", ctypes.c_void_p),

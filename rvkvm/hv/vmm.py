@@ -128,7 +128,9 @@ class Vmm:
     def request_exit(self, status: int, reason: str) -> None:
         if self._exit is None:
             self._exit = (status, reason)
-        self.request_stop()
+        # a kick even from this thread: a signal handler runs here while the vcpu runs
+        # (asleep, it would not come back to the VMM to see the request)
+        self.vcpu.kick()
 
     # ---------------------------------------------------------------- loading
     def load(self, kernel_path: str) -> None:

@@ -264,7 +264,7 @@ class VirtMachine:
             polled.append(self.firmware)
         self._timed = _overriding(self.pollables, "next_deadline")
         # WFI may be slept through in C while nothing polled needs Python between slices
-        native_idle = self._wake.fd is not None and self.debugger is None and all(
+        native_idle = self._wake.fd is not None and all(
             dev is self.firmware or type(dev) in (Clint, Uart16550) for dev in polled)
         waiting = False
         try:
@@ -283,7 +283,9 @@ class VirtMachine:
                     if hart.pending_enabled():
                         waiting = False
                     else:
-                        idle = self._idle_natively(t_end) if native_idle else None
+                        # (a gdb stub with nothing set: a client or Ctrl-C rings the doorbell)
+                        idle = (self._idle_natively(t_end) if native_idle and (
+                            self.debugger is None or not self.debugger.may_halt()) else None)
                         if idle is None:
                             self._sleep_until_event(t_end)
                         elif idle != "waiting":          # the idle loop's last run ended
