@@ -76,6 +76,22 @@ def run_gdb(port: int, elf, commands: list[str]) -> str:
     return proc.stdout.decode(errors="replace")
 
 
+def interrupt_gdb(guest: Guest, elf, commands: list[str], ready=lambda guest: time.sleep(1.5)):
+    """gdb runs `commands` (the first a continue) on `guest`; once `ready(guest)` has
+    returned (by default 1.5 s: connected and running) it gets Ctrl-C. Returns (gdb's
+    output, the guest's stderr) once both have ended."""
+    try:
+        gdb = subprocess.Popen(gdb_command(guest.port, elf, commands), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        ready(guest)
+        gdb.send_signal(signal.SIGINT)
+        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
+        _, _, stderr = guest.finish()
+    finally:
+        guest.kill()
+    return out, stderr
+
+
 def gdb_values(output: str) -> list[str]:
     """What each `p` printed, in order."""
     return re.findall(r"^\$\d+ = (.*)$", output, re.M)
@@ -182,18 +198,7 @@ def test_breakpoint_continue_and_stepi_on_bare_metal():
 
 @needs_gdb
 def test_ctrl_c_stops_a_running_guest():
-    guest = Guest(SPIN)
-    try:
-        gdb = subprocess.Popen(gdb_command(guest.port, SPIN, ["continue", "info registers pc",
-                                                              "kill"]),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-        time.sleep(1.5)                                            # connected and running
-        gdb.send_signal(signal.SIGINT)
-        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
-        status, _, stderr = guest.finish()
-    finally:
-        guest.kill()
+    out, stderr = interrupt_gdb(Guest(SPIN), SPIN, ["continue", "info registers pc", "kill"])
     assert "Program received signal SIGINT" in out, out
     assert re.search(r"^pc\s+0x80000000\b", out, re.M), out       # spin's one-instruction loop
     assert "killed from gdb" in stderr

@@ -6,13 +6,12 @@ bare-metal guests of tests/guests run in VS mode."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import HOST_TIMEOUT, elf_symbol
+from conftest import elf_symbol
 from test_gdb import (
     COUNTER,
     COUNTER_STATUS,
@@ -22,6 +21,7 @@ from test_gdb import (
     Guest,
     gdb_command,
     gdb_values,
+    interrupt_gdb,
     needs_gdb,
     run_gdb,
     vmlinux,  # noqa: F401  (the fixture)
@@ -96,6 +96,8 @@ def test_guest_linux_monitor_walk_shows_both_stages(vmlinux):  # noqa: F811
 
 
 SBI_SLEEP = COUNTER.parent / "sbi_sleep.elf"   # S mode: timer an hour ahead, `asleep: wfi; j asleep`
+STOP_AND_STEP = ["continue", "info registers pc", "monitor priv", "stepi", "info registers pc",
+                 "kill"]
 
 
 @needs_gdb
@@ -106,18 +108,7 @@ def test_ctrl_c_stops_a_hart_asleep_in_wfi(options, level):
     """The hart sleeps in WFI until a deadline an hour away: Ctrl-C must wake it and stop
     it just after its WFI, and a step then runs the next instruction."""
     asleep = elf_symbol(SBI_SLEEP, "asleep")
-    guest = Guest(SBI_SLEEP, *options)
-    try:
-        gdb = subprocess.Popen(gdb_command(guest.port, SBI_SLEEP, [
-            "continue", "info registers pc", "monitor priv", "stepi", "info registers pc",
-            "kill"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT)
-        time.sleep(1.5)                                            # connected and asleep
-        gdb.send_signal(signal.SIGINT)
-        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
-        _, _, stderr = guest.finish()
-    finally:
-        guest.kill()
+    out, stderr = interrupt_gdb(Guest(SBI_SLEEP, *options), SBI_SLEEP, STOP_AND_STEP)
     assert "Program received signal SIGINT" in out, out
     pcs = [int(pc, 16) for pc in re.findall(r"^pc\s+(0x[0-9a-f]+)", out, re.M)]
     assert pcs == [asleep + 4, asleep], out                        # after the wfi; the j
@@ -132,23 +123,15 @@ def test_guest_ctrl_c_stops_an_idle_linux_guest(shared_dir):
     shell = shared_dir / "linux" / "shell" / "Image"
     if not shell.exists():
         pytest.skip(f"no {shell}")
-    guest = Guest(shell, "--guest")
-    try:
-        gdb = subprocess.Popen(gdb_command(guest.port, shell, [
-            "continue", "info registers pc", "monitor priv", "stepi", "info registers pc",
-            "kill"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT)
+    def idle_at_its_prompt(guest):
         seen = b""
         while b"rvkvm:/# " not in seen:                             # the shell waits: idle
             chunk = guest.proc.stdout.read1(4096)
             assert chunk, seen[-300:]
             seen += chunk
         time.sleep(1)
-        gdb.send_signal(signal.SIGINT)
-        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
-        _, _, stderr = guest.finish()
-    finally:
-        guest.kill()
+    out, stderr = interrupt_gdb(Guest(shell, "--guest"), shell, STOP_AND_STEP,
+                                ready=idle_at_its_prompt)
     assert "Program received signal SIGINT" in out, out
     assert "level VS, privilege S, V=1" in out, out
     stopped, stepped = (int(pc, 16) for pc in re.findall(r"^pc\s+(0x[0-9a-f]+)", out, re.M))
@@ -190,18 +173,8 @@ def test_guest_breakpoint_continue_and_stepi():
 
 @needs_gdb
 def test_guest_ctrl_c_stops_a_running_guest():
-    guest = Guest(SPIN, "--guest")
-    try:
-        gdb = subprocess.Popen(gdb_command(guest.port, SPIN, ["continue", "info registers pc",
-                                                              "monitor priv", "kill"]),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-        time.sleep(1.5)                                              # connected and running
-        gdb.send_signal(signal.SIGINT)
-        out = gdb.communicate(timeout=HOST_TIMEOUT)[0].decode()
-        _, _, stderr = guest.finish()
-    finally:
-        guest.kill()
+    out, stderr = interrupt_gdb(Guest(SPIN, "--guest"), SPIN,
+                                ["continue", "info registers pc", "monitor priv", "kill"])
     assert "Program received signal SIGINT" in out, out
     assert re.search(r"^pc\s+0x80000000\b", out, re.M), out
     assert "V=1" in out and "killed from gdb" in stderr

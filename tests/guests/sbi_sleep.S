@@ -5,14 +5,10 @@
  * rvkvm's hypervisor with --guest) has the hart asleep until then: the gdb tests
  * interrupt it there (tests/test_gdb_guest.py).
  */
-#define SBI_EXT_TIME 0x54494D45
-#define SIP_STIP     (1 << 5)
+#include "sbi_payload.h"
 #define HOUR_TICKS   36000000000    /* at the virt machine's 10 MHz timebase */
 
-    .section .rodata
-    .globl linux_banner                 /* a kernel for the built-in SBI */
-linux_banner:
-    .asciz "a test payload, not Linux"
+    LINUX_BANNER
 
     .text
     .globl _start

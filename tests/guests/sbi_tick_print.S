@@ -5,16 +5,12 @@
  * without Python's run loop, so only the console's doorbell gets them flushed
  * (tests/test_intrhook.py).
  */
-#define SBI_EXT_TIME 0x54494D45
-#define SIP_STIP     (1 << 5)
+#include "sbi_payload.h"
 #define UART_THR     0x10000000
 #define TICK         500000         /* 50 ms at the virt machine's 10 MHz timebase */
 #define HOUR_TICKS   36000000000
 
-    .section .rodata
-    .globl linux_banner                 /* a kernel for the built-in SBI */
-linux_banner:
-    .asciz "a test payload, not Linux"
+    LINUX_BANNER
 
     .text
     .globl _start

@@ -8,13 +8,9 @@
  * `linux_banner` symbol for Linux), which must do the same (tests/test_intrhook.py).
  */
 #include "finisher.h"
-#define SBI_EXT_TIME 0x54494D45
-#define SIP_STIP     (1 << 5)
+#include "sbi_payload.h"
 
-    .section .rodata
-    .globl linux_banner                 /* without --bios: a kernel for the built-in SBI */
-linux_banner:
-    .asciz "a test payload, not Linux"
+    LINUX_BANNER
 
     .text
     .globl _start

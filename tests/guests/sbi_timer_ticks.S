@@ -11,17 +11,13 @@
  *   3 the interrupt came before its deadline   4 not N interrupts   5 another trap
  */
 #include "finisher.h"
-#define SBI_EXT_TIME    0x54494D45
-#define SIP_STIP        (1 << 5)
+#include "sbi_payload.h"
 #define SSTATUS_SIE     (1 << 1)
 #define SCAUSE_STI      ((1 << 63) | 5)
 #define TICKS           200
 #define DELAY           2000            /* 200 us of mtime (10 MHz) */
 
-    .section .rodata
-    .globl linux_banner
-linux_banner:
-    .asciz "a test payload for rvkvm's built-in SBI, not Linux"
+    LINUX_BANNER
 
     .text
     .globl _start
