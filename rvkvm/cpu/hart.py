@@ -311,9 +311,10 @@ class Hart(CsrViews, ExceptionHandling):
         self.regs.flush_tlb()
 
     def fold_native_calls(self) -> None:
-        """Bring in the SBI timer calls the C hook served (intrhook.py) as the firmware's
-        set_timer would have: the deadline, STIP clear (in the engine already), stats.
-        First thing whenever Python gets control from the engine."""
+        """Bring in what the C side did (intrhook.py) as Python would have: the SBI
+        timer calls the hook served and the deadlines the idle loop raised, into the
+        firmware's state (HS) or the hypervisor's (a guest), STIP as the engine has it
+        already, and the stats. First thing whenever Python gets control from the engine."""
         folded = self._intr.fold() if self._intr is not None else None
         if folded is None:
             return
@@ -341,10 +342,12 @@ class Hart(CsrViews, ExceptionHandling):
         return deadline, deadline != M64, bool(self.m.mip_sw & MIP_STIP)
 
     def _sync_sbi_fast_path(self) -> None:
-        """Let the C hook serve S's SBI timer calls while nothing else must see them:
-        rvkvm's own firmware, V=0, ecalls from S not delegated, no --trace int/sbi. All
-        of it is fixed before the first slice but V, so context loads decide it
-        (reset loads one after the machine gave the hart its firmware)."""
+        """Let the C hook serve the loaded S level's SBI timer calls while nothing else
+        must see them: HS's to rvkvm's own firmware (ecalls from S not delegated), or a
+        guest's to rvkvm's hypervisor (ecalls from VS not delegated); no --trace int,
+        sbi or exit. All of it is fixed before the first slice but the context, so
+        context loads decide it (reset loads one after the machine gave the hart its
+        firmware)."""
         if self._intr is not None:
             if self.context == "guest":
                 hypervisor = self.hypervisor

@@ -220,7 +220,7 @@ class Vmm:
         """Kick the vcpu when the VMM has work while the guest runs or sleeps: console
         output to flush, or --timeout reached. Host input kicks at once (request_stop);
         no device here needs polling otherwise. An idle guest is then left asleep
-        (a kick a tick cost an idle --guest shell ~1 % of a core)."""
+        (a kick every period cost an idle --guest shell ~1 % of a core)."""
         while not stop.wait(HOUSEKEEPING_SECONDS):
             if self.console.pending or (t_end is not None and time.monotonic() >= t_end):
                 self.vcpu.kick()
